@@ -1,0 +1,102 @@
+"""The support checker: is an answer sentence backed by a passage? Deterministic, from embeddings and words.
+
+score(sentence, passage) in [0, 1]:
+  - hard gates: every number in a clause of the sentence must appear together in one clause of the
+    passage, with the names of that clause (so "10 million users in 7 days" fails against
+    "10 million users within seven hours ... whereas ChatGPT took seven days"); every name must be in the
+    passage (or the question);
+  - then 0.5 * word precision (the sentence's content words found in the passage) + 0.5 * cosine.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from app import textutil as tu
+from index.embedders import Embedder
+
+
+class SupportChecker:
+    name = "citeqa support checker"
+
+    def __init__(self, embedder: Embedder, min_support: float = 0.55, min_precision: float = 0.6, min_cosine: float = 0.45):
+        self.embedder = embedder
+        self.min_support, self.min_precision, self.min_cosine = min_support, min_precision, min_cosine
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ---- embeddings with a small LRU cache (evidence sentences repeat across questions) ---------
+    def vectors(self, texts: list[str]) -> list[np.ndarray]:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            vecs = self.embedder.embed_documents(missing)
+            with self._lock:
+                for t, v in zip(missing, vecs):
+                    a = np.asarray(v, dtype=np.float32)
+                    self._cache[t] = a / (np.linalg.norm(a) or 1.0)
+                while len(self._cache) > 20000:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            return [self._cache[t] for t in texts]
+
+    def cosine(self, a: str, b: str) -> float:
+        va, vb = self.vectors([a, b])
+        return float(np.dot(va, vb))
+
+    # ---- gates ------------------------------------------------------------------------------
+    @staticmethod
+    def binding_problem(sentence: str, passage: str, question: str = "") -> str:
+        """Why the numbers/names of `sentence` are not bound the same way in `passage` ('' if fine)."""
+        p_clauses = tu.clauses(passage)
+        p_nums = [tu.numbers(c) for c in p_clauses]
+        p_ents = [tu.entities(c) for c in p_clauses]
+        all_p_ents = set().union(*p_ents) if p_ents else set()
+        allowed_ents = all_p_ents | tu.entities(question)
+        for clause in tu.clauses(sentence):
+            nums, ents = tu.numbers(clause), tu.entities(clause)
+            unknown = ents - allowed_ents
+            if unknown:
+                return f"names not in the passage: {', '.join(sorted(unknown))}"
+            if not nums:
+                continue
+            fits = [i for i, pn in enumerate(p_nums) if nums <= pn]
+            if not fits:
+                return "numbers not stated together in the passage"
+            # names of this clause that the passage mentions must sit in the same passage clause
+            named = ents & all_p_ents
+            if named and not any(named <= p_ents[i] for i in fits):
+                return "numbers attached to a different subject in the passage"
+        return ""
+
+    @staticmethod
+    def precision(sentence: str, passage: str, question: str = "") -> float:
+        s = tu.content_stems(sentence)
+        if not s:
+            return 0.0
+        p = set(tu.content_stems(passage))
+        q = set(tu.content_stems(question))
+        got = sum(1.0 if t in p else (0.5 if t in q else 0.0) for t in s)
+        return got / len(s)
+
+    def explain(self, sentence: str, passage: str, question: str = "") -> tuple[float, str]:
+        problem = self.binding_problem(sentence, passage, question)
+        if problem:
+            return 0.0, problem
+        prec = self.precision(sentence, passage, question)
+        if prec < self.min_precision:
+            return 0.5 * prec, f"too many words not in the passage (precision {prec:.2f})"
+        cos = self.cosine(tu.strip_citations(sentence), passage)
+        if cos < self.min_cosine:
+            return 0.5 * prec + 0.5 * max(cos, 0.0), f"meaning differs from the passage (cosine {cos:.2f})"
+        score = 0.5 * prec + 0.5 * cos
+        return score, "" if score >= self.min_support else f"weak support ({score:.2f})"
+
+    def score(self, sentence: str, passage: str, question: str = "") -> float:
+        return self.explain(sentence, passage, question)[0]
+
+    def supports(self, sentence: str, passage: str, question: str = "") -> bool:
+        s, why = self.explain(sentence, passage, question)
+        return not why and s >= self.min_support

@@ -1,0 +1,131 @@
+"""Turn the model's draft into checked sentences: each one kept only with a passage that supports it.
+
+Wrong citations are corrected to the evidence that supports the sentence, unsupported sentences are
+dropped (with the reason), and when nothing survives the best evidence sentence is quoted instead.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from app import textutil as tu
+from app.checking import SupportChecker
+from app.types import CheckedSentence, Citation, Evidence
+from index import language
+
+_LIST = re.compile(r"^\s*(?:[-*•]|(\d+)[.)]|\[(\d+)\])\s+")
+
+
+class SentenceAssembler:
+    """Feed streamed text; get back complete sentences (citation markers after the period included)."""
+
+    def __init__(self):
+        self.buf = ""
+
+    def feed(self, piece: str) -> list[str]:
+        self.buf += piece
+        out = []
+        while True:
+            m = None
+            for cand in tu._SENT_END.finditer(self.buf):
+                rest = self.buf[cand.end():]
+                if re.fullmatch(r"\s*\d{1,2}[.)]", self.buf[: cand.end()].split("\n")[-1]):
+                    continue  # "1. " starts a list item; it does not end a sentence
+                # complete only once the next sentence has visibly started (markers may still follow)
+                if rest.strip() and not re.match(r"\s*\[\d*$", rest) and not re.match(r"\s*\[\d", rest):
+                    m = cand
+                    break
+            if m is None:
+                nl = self.buf.find("\n")
+                if nl >= 0 and self.buf[:nl].strip():
+                    out.append(self.buf[:nl].strip())
+                    self.buf = self.buf[nl + 1:]
+                    continue
+                if nl >= 0:
+                    self.buf = self.buf[nl + 1:]
+                    continue
+                return out
+            out.append(self.buf[: m.end()].strip())
+            self.buf = self.buf[m.end():]
+
+    def flush(self) -> list[str]:
+        rest, self.buf = self.buf.strip(), ""
+        return [rest] if rest else []
+
+
+@dataclass
+class CitationBook:
+    """Evidence numbers -> display numbers in order of first use, and the Citation records."""
+
+    evidence: list[Evidence]
+    display: dict[int, int] = field(default_factory=dict)
+    citations: list[Citation] = field(default_factory=list)
+
+    def cite(self, ev: Evidence, supported: bool, score: float) -> int:
+        if ev.n not in self.display:
+            self.display[ev.n] = len(self.display) + 1
+            s = ev.source
+            self.citations.append(Citation(
+                n=self.display[ev.n], doc_id=s.doc_id, title=s.title, chunk_id=s.chunk_id, start=ev.start, end=ev.end,
+                quote=ev.text, supported=supported, score=round(score, 4), language=s.language, author=s.author,
+            ))
+        return self.display[ev.n]
+
+
+def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str, checker: SupportChecker,
+                   min_evidence: float) -> tuple[CheckedSentence, list[tuple[Evidence, float]]]:
+    """Check one draft sentence; returns the verdict and the evidence (with scores) it should cite."""
+    m = _LIST.match(raw)
+    cited = tu.cited_numbers(raw)
+    if m and (m.group(1) or m.group(2)) and not cited:
+        cited = [int(m.group(1) or m.group(2))]  # "1. text" lists: the item number is the source
+    text = tu.strip_citations(_LIST.sub("", raw)).strip(" -*")
+    verdict = CheckedSentence(text=text, cited=[], support=0.0, supported=False, origin="model")
+    if len(tu.content_stems(text)) < 2:
+        verdict.dropped_reason = "too short to check"
+        return verdict, []
+    if tu.is_injection(text):
+        verdict.dropped_reason = "instruction-like text"
+        return verdict, []
+    if len(text.split()) >= 5 and language.detect(text, default=lang) != lang:
+        verdict.dropped_reason = f"not in the question's language ({language.name(lang)})"
+        return verdict, []
+    usable = [e for e in evidence if e.score >= min_evidence]
+    by_n = {e.n: e for e in usable}
+    scored = [(e, *checker.explain(text, e.text, question)) for e in usable]
+    good = [(e, s) for e, s, why in scored if not why]
+    if not good:
+        best = max(scored, key=lambda x: x[1], default=None)
+        verdict.support = round(best[1], 4) if best else 0.0
+        verdict.dropped_reason = best[2] if best else "no relevant evidence"
+        return verdict, []
+    cited_good = [(e, s) for e, s in good if e.n in cited and e.n in by_n]
+    chosen = cited_good or [max(good, key=lambda x: x[1])]  # correct a wrong or missing citation
+    verdict.supported = True
+    verdict.support = round(max(s for _, s in chosen), 4)
+    if not cited_good:
+        verdict.dropped_reason = "citation corrected" if cited else "citation added"
+    return verdict, chosen
+
+
+def quote_fallback(evidence: list[Evidence], lang: str) -> Evidence | None:
+    """The evidence to quote when no model sentence survives: best in the question's language if close."""
+    if not evidence:
+        return None
+    best = evidence[0]
+    same = [e for e in evidence if e.source.language == lang]
+    if same and same[0].score >= best.score - 0.08:
+        return same[0]
+    return best
+
+
+def render(sentences: list[CheckedSentence]) -> str:
+    parts = []
+    for s in sentences:
+        marks = "".join(f"[{n}]" for n in s.cited)
+        text = s.text.rstrip()
+        if text and text[-1] in ".!?…" and marks:
+            parts.append(f"{text[:-1]} {marks}{text[-1]}")
+        else:
+            parts.append(f"{text} {marks}".strip())
+    return " ".join(parts)

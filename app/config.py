@@ -1,0 +1,99 @@
+"""The one settings object: defaults < citeqa.toml < CITEQA_* env vars < CLI flags (init kwargs)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from app.errors import ConfigError
+
+CONFIG_FILE_ENV = "CITEQA_CONFIG"
+
+
+def _default_ollama_host() -> str:
+    return os.environ.get("OLLAMA_HOST", "http://127.0.0.1:11434")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CITEQA_", extra="forbid", validate_default=True)
+
+    # where things live
+    data_dir: Path = Field(Path(".citeqa"), description="Index and caches (embedded Chroma lives here).")
+    docs_path: Path = Field(Path("seeds"), description="What `citeqa ingest` reads when no path is given.")
+    collection: str = Field("citeqa", min_length=3, max_length=60, description="Chroma collection name.")
+    chroma_url: str | None = Field(None, description="Use a Chroma server (`chroma run`) instead of the embedded store.")
+
+    # embedding and chunking (recorded in the index)
+    embedder: Literal["local", "ollama"] = Field("local", description="`local` all-MiniLM-L6-v2 or `ollama`.")
+    embed_model: str = Field("", description="Ollama embedding model name (e.g. nomic-embed-text) when embedder=ollama.")
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    chunk_size: int = Field(160, ge=32, le=2048, description="Chunk size in tokens.")
+    chunk_overlap: int = Field(24, ge=0, le=512)
+
+    # generation
+    backend: Literal["auto", "llamacpp", "ollama"] = Field("auto", description="Language-model backend.")
+    model: str | None = Field(None, description="GGUF path (llamacpp) or Ollama model name; default per backend.")
+    ollama_model: str = Field("llama3.2", description="Ollama model used by backend=ollama/auto when --model is not set.")
+    ollama_host: str = Field(default_factory=_default_ollama_host, description="Ollama server (OLLAMA_HOST).")
+    ollama_connect_timeout: float = Field(2.0, gt=0)
+    ollama_read_timeout: float = Field(300.0, gt=0)
+    n_threads: int = Field(max(1, min(os.cpu_count() or 2, 8)), ge=1)
+    n_ctx: int = Field(2048, ge=256)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(96, ge=8, le=4096)
+    seed: int = 0
+
+    # retrieval and grounding
+    top_k: int = Field(5, ge=1, le=50, description="Passages retrieved (hybrid vector + BM25).")
+    evidence_k: int = Field(4, ge=1, le=20, description="Evidence sentences shown to the model.")
+    min_evidence: float = Field(0.42, ge=0.0, le=1.0, description="Below this evidence score the answer is a refusal.")
+    min_support: float = Field(0.55, ge=0.0, le=1.0, description="A sentence needs this support score to stay.")
+    max_question_chars: int = Field(2000, ge=10)
+
+    # chat server
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    max_upload_mb: float = Field(20.0, gt=0)
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000)")
+        return v.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get(CONFIG_FILE_ENV, "citeqa.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings; CLI flags come in as overrides (None means 'not given')."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        raise ConfigError(
+            f"setting '{field}': {err['msg']} (check citeqa.toml, CITEQA_{field.upper()} or --{field.replace('_', '-')})"
+        ) from None
+    except Exception as e:  # a malformed citeqa.toml
+        raise ConfigError(f"cannot read settings: {e} (fix citeqa.toml or {CONFIG_FILE_ENV})") from None

@@ -1,0 +1,55 @@
+"""Evidence selection: the few sentences of the retrieved passages that bear on the question.
+
+The model sees only these (tight prompt, fast prefill); their best score decides answer-or-refuse.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from app import textutil as tu
+from app.checking import SupportChecker
+from app.types import Evidence, Source
+
+
+def lexical_coverage(question: str, sentence: str) -> float:
+    """Share of the question's content words (names and numbers count double) found in the sentence."""
+    q = tu.content_stems(question)
+    if not q:
+        return 0.0
+    ents = tu.entities(question)
+    nums = {tu.stem(t) for t in tu.tokens(question) if t[0].isdigit()}
+    s = set(tu.content_stems(sentence))
+    weights = [2.0 if (t in ents or t in nums) else 1.0 for t in q]
+    return sum(w for t, w in zip(q, weights) if t in s) / sum(weights)
+
+
+def select(question: str, sources: list[Source], checker: SupportChecker, k: int, lang: str) -> list[Evidence]:
+    """Score every sentence of the sources against the question; keep the best k, numbered 1..k."""
+    cands: list[tuple[Source, str, int, int]] = []
+    for src in sources:
+        for sent, s, e in tu.sentences(src.text, offset=src.start):
+            if len(sent.split()) < 4 or tu.is_injection(sent):
+                continue  # fragments and instructions hidden in documents are never evidence
+            cands.append((src, sent, s, e))
+    if not cands:
+        return []
+    qv = checker.vectors([question])[0]
+    svs = checker.vectors([c[1] for c in cands])
+    scored = []
+    for (src, sent, s, e), sv in zip(cands, svs):
+        cos = float(np.dot(qv, sv))
+        score = 0.55 * cos + 0.45 * lexical_coverage(question, sent)
+        if src.language == lang:
+            score += 0.03  # prefer evidence in the question's language when it is as good
+        scored.append((score, src, sent, s, e))
+    scored.sort(key=lambda x: -x[0])
+    picked, seen = [], set()
+    for score, src, sent, s, e in scored:
+        key = tu.fold(sent)
+        if key in seen:
+            continue
+        seen.add(key)
+        picked.append(Evidence(len(picked) + 1, src, sent, s, e, round(score, 4)))
+        if len(picked) == k:
+            break
+    return picked

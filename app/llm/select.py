@@ -1,0 +1,41 @@
+"""Pick the backend: `auto` uses Ollama when it answers and has the model, else the embedded model."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.errors import BackendUnavailable, ModelNotFound
+from app.llm.base import LLMBackend
+from app.llm.llamacpp import LlamaCppBackend, default_gguf
+from app.llm.ollama_backend import OllamaBackend, has_model, list_models
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+
+def _embedded(settings: "Settings", model: str | None) -> LLMBackend:
+    path = Path(model).expanduser() if model else default_gguf()
+    return LlamaCppBackend.shared(path, settings.n_ctx, settings.n_threads, settings.seed)
+
+
+def make_backend(settings: "Settings") -> tuple[LLMBackend, str]:
+    """(backend, why) — why says how it was chosen, for the status line."""
+    if settings.backend == "llamacpp":
+        return _embedded(settings, settings.model), "chosen by --backend llamacpp"
+    if settings.backend == "ollama":
+        model = settings.model or settings.ollama_model
+        return OllamaBackend(model, settings.ollama_host, settings.ollama_connect_timeout, settings.ollama_read_timeout), "chosen by --backend ollama"
+    # auto
+    if settings.model and settings.model.lower().endswith(".gguf"):
+        return _embedded(settings, settings.model), "auto: --model is a GGUF file"
+    want = settings.model or settings.ollama_model
+    try:
+        names = list_models(settings.ollama_host, connect_timeout=min(settings.ollama_connect_timeout, 1.0), read_timeout=3.0)
+    except BackendUnavailable:
+        return _embedded(settings, None), f"auto: no Ollama at {settings.ollama_host}, using the embedded model"
+    if not has_model(names, want):
+        return _embedded(settings, None), f"auto: Ollama has no '{want}' (`ollama pull {want}`), using the embedded model"
+    try:
+        return OllamaBackend(want, settings.ollama_host, settings.ollama_connect_timeout, settings.ollama_read_timeout, check=False), f"auto: Ollama at {settings.ollama_host}"
+    except ModelNotFound:  # pragma: no cover - raced with a delete
+        return _embedded(settings, None), "auto: Ollama model vanished, using the embedded model"

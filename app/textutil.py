@@ -1,0 +1,162 @@
+"""Small text tools shared by evidence selection and citation checking: sentences, stems, numbers, clauses."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from index.language import _stopwords
+
+_SENT_END = re.compile(r"[.!?…]+[\"'”’»)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s+|$)")
+_ABBREV = {"mr", "mrs", "ms", "dr", "prof", "vs", "etc", "inc", "ltd", "co", "st", "jr", "sr", "e.g", "i.e", "u.s", "u.k", "no", "fig"}
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
+CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+
+
+def sentences(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
+    """Split into sentences with offsets: (sentence, start, end) relative to offset. Newlines split too."""
+    out: list[tuple[str, int, int]] = []
+    for para in re.finditer(r"[^\n]+", text):
+        ptxt, pstart = para.group(), para.start()
+        start = 0
+        for m in _SENT_END.finditer(ptxt):
+            end = m.end()
+            before = ptxt[start:m.start()].split()
+            last = before[-1].lower().rstrip(".") if before else ""
+            nxt = ptxt[end:].lstrip()[:1]
+            if (not before[:-1] and re.fullmatch(r"\d{1,2}", last)) or last in _ABBREV or (len(last) == 1 and last.isalpha()) or (nxt and nxt.islower()):
+                continue
+            _add(out, ptxt, start, end, pstart + offset)
+            start = end
+        _add(out, ptxt, start, len(ptxt), pstart + offset)
+    return out
+
+
+def _add(out, text, s, e, base):
+    seg = text[s:e]
+    lead = len(seg) - len(seg.lstrip())
+    seg = seg.strip()
+    if seg:
+        out.append((seg, base + s + lead, base + s + lead + len(seg)))
+
+
+def fold(s: str) -> str:
+    s = unicodedata.normalize("NFKD", s.lower().replace("’", "'"))
+    return "".join(ch for ch in s if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    sw = _stopwords()
+    words = set()
+    for code in ("en", "it", "fr", "de", "es", "pt"):
+        words |= {fold(w) for w in sw.get(code, ())}
+    words |= {"also", "would", "could", "like", "even", "one", "many", "much", "said", "says", "according", "however", "did", "does", "quickly", "many", "whose", "which", "what", "who", "whom", "when", "where", "why", "how", "quanto", "quale", "quali", "come", "cosa", "perche", "chi", "dove", "quando", "tell", "documents", "document", "article", "articles", "documenti", "articolo", "secondo"}
+    return frozenset(words)
+
+
+def stem(tok: str) -> str:
+    t = fold(tok)
+    if t.isdigit():
+        return t
+    if len(t) > 4 and t.endswith("s") and not t.endswith("ss"):
+        t = t[:-1]
+    return t[:5]
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def content_stems(text: str) -> list[str]:
+    sw = stopwords()
+    out = []
+    for t in tokens(CITE.sub(" ", text)):
+        f = fold(t)
+        if f in sw or (len(f) < 2 and not f.isdigit()):
+            continue
+        out.append(stem(t))
+    return out
+
+
+def entities(text: str) -> set[str]:
+    """Capitalised or mixed-case words that are not function words (names, products, places)."""
+    sw = stopwords()
+    out = set()
+    for t in re.findall(r"[^\W\d_][\w\-]*", CITE.sub(" ", text)):
+        if (t[0].isupper() or any(c.isupper() for c in t[1:])) and fold(t) not in sw and len(t) > 1:
+            out.add(stem(t))
+    return out
+
+
+_NUMWORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
+    "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "dozen": 12,
+    "uno": 1, "due": 2, "tre": 3, "quattro": 4, "cinque": 5, "sei": 6, "sette": 7, "otto": 8, "nove": 9,
+    "dieci": 10, "undici": 11, "dodici": 12, "venti": 20, "trenta": 30, "quaranta": 40, "cinquanta": 50, "cento": 100,
+}
+_MULT = {"thousand": 1e3, "mila": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6, "milioni": 1e6, "milione": 1e6,
+         "m": 1e6, "mln": 1e6, "billion": 1e9, "billions": 1e9, "miliardi": 1e9, "miliardo": 1e9, "bn": 1e9, "b": 1e9,
+         "trillion": 1e12}
+
+
+def numbers(text: str) -> set[float]:
+    """Numeric values in text, with number words and multipliers normalised ("ten million" == "10 million")."""
+    toks = [fold(t) for t in tokens(CITE.sub(" ", text))]
+    out: set[float] = set()
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        val = None
+        if t[0].isdigit():
+            clean = t.replace(",", "")
+            if clean.count(".") > 1:
+                clean = clean.replace(".", "")
+            try:
+                val = float(clean)
+            except ValueError:
+                val = None
+        elif t in _NUMWORDS:
+            val = float(_NUMWORDS[t])
+            # "one" alone is too often a pronoun; count it only with a multiplier or a following noun unit
+            if t in ("one", "uno") and not (i + 1 < len(toks) and toks[i + 1] in _MULT):
+                val = None
+        if val is not None:
+            if i + 1 < len(toks) and toks[i + 1] in _MULT:
+                val *= _MULT[toks[i + 1]]
+                i += 1
+            out.add(val)
+        i += 1
+    return out
+
+
+_CLAUSE = re.compile(r";|\b(?:whereas|while|whilst|but|however|although|though|mentre|ma|invece|tuttavia|sebbene)\b", re.I)
+
+
+def clauses(text: str) -> list[str]:
+    return [c for c in _CLAUSE.split(CITE.sub(" ", text)) if c and c.strip()]
+
+
+INJECTION = re.compile(
+    r"(ignore|disregard|forget)\b.{0,40}\b(instruction|rule|prompt|above|previous|istruzion)|"
+    r"\b(system prompt|you are now|pretend to be|act as|jailbreak|developer mode)\b|"
+    r"\b(ignora|dimentica)\b.{0,40}\b(istruzion|regol)",
+    re.I,
+)
+
+
+def is_injection(text: str) -> bool:
+    return bool(INJECTION.search(text))
+
+
+def strip_citations(text: str) -> str:
+    return re.sub(r"\s+([.,;:!?])", r"\1", CITE.sub("", text)).strip()
+
+
+def cited_numbers(text: str) -> list[int]:
+    out = []
+    for m in CITE.finditer(text):
+        out.extend(int(x) for x in re.split(r"\s*[,;]\s*", m.group(1)))
+    return out

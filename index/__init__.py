@@ -1,0 +1,1 @@
+"""Builds and stores the index: load -> clean -> chunk -> embed -> Chroma."""

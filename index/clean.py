@@ -1,0 +1,114 @@
+"""Remove web boilerplate (menus, share bars, event lists, newsletter blocks) without moving any offset.
+
+Works on lines: each line is kept or dropped with a reason, and the kept text is returned as
+(start, end) spans into the original text, so chunk offsets always point into the file's own text.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_TERMINAL = re.compile(r"[.!?…»”\"')\]]\s*$")
+_PROMO = re.compile(
+    r"\b(subscribe|newsletter|sign up|sign in|log ?in|download (the|our)|inbox|related posts?|read more|"
+    r"follow us|cookie|all rights reserved|privacy policy|terms of (use|service)|advertis|sponsored|"
+    r"share (this|on)|listen to this story|watch on|corporate training|upcoming .*conference|flagship events|"
+    r"discord community)\b",
+    re.I,
+)
+_MONTHS = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+_EVENT = re.compile(rf"(📍|\|\s*\S|\b{_MONTHS}\s+\d{{1,2}}(\s*[-–]\s*\d{{1,2}})?,?\s+\d{{4}}\b|\b\d{{1,2}}(\s*[-–]\s*\d{{1,2}})?\s+{_MONTHS}\s+\d{{4}}\b)", re.I)
+_SHARE = re.compile(r"^\s*(share|share this( article| story)?|tweet|sort:?|comments?|reply|▶️.*|picture of .*)\s*$", re.I)
+
+
+@dataclass
+class Line:
+    start: int
+    end: int  # exclusive, without the newline
+    text: str
+    keep: bool = True
+    reason: str = ""
+
+
+def _words(s: str) -> int:
+    return len(s.split())
+
+
+def _is_short(s: str) -> bool:
+    n = _words(s)
+    return n < 4 or (n < 10 and not _TERMINAL.search(s))
+
+
+def split_lines(text: str) -> list[Line]:
+    lines, pos = [], 0
+    for raw in text.split("\n"):
+        lines.append(Line(pos, pos + len(raw), raw))
+        pos += len(raw) + 1
+    return lines
+
+
+def classify(text: str) -> list[Line]:
+    lines = split_lines(text)
+    content = [ln for ln in lines if ln.text.strip()]
+    seen: dict[str, int] = {}
+    for ln in content:
+        key = ln.text.strip().lower()
+        seen[key] = seen.get(key, 0) + 1
+    for ln in content:
+        s = ln.text.strip()
+        if _SHARE.match(s):
+            ln.keep, ln.reason = False, "share/comment widget"
+        elif _PROMO.search(s) and _words(s) < 30:
+            ln.keep, ln.reason = False, "newsletter/promo/menu"
+        elif _EVENT.search(s) and _words(s) < 25:
+            ln.keep, ln.reason = False, "event listing/date line"
+        elif _is_short(s):
+            ln.keep, ln.reason = False, "short line (menu, heading or caption)"
+        elif seen[s.lower()] > 1 and _words(s) < 15:
+            ln.keep, ln.reason = False, "repeated line"
+    # Trailing page furniture: after the last run of two consecutive kept paragraphs, a tail in which
+    # dropped lines outnumber kept ones (author bio, related posts, promo blurbs) goes too.
+    last_run_end = -1
+    for a, b in zip(content, content[1:]):
+        if a.keep and b.keep:
+            last_run_end = content.index(b)
+    if last_run_end >= 0:
+        tail = content[last_run_end + 1:]
+        if tail and sum(not ln.keep for ln in tail) > sum(ln.keep for ln in tail):
+            for ln in tail:
+                if ln.keep:
+                    ln.keep, ln.reason = False, "trailing page furniture (bio, related, promo)"
+    for ln in lines:
+        if not ln.text.strip():
+            ln.keep = True  # blank lines carry no content; they only join spans
+    return lines
+
+
+def kept_spans(text: str) -> tuple[list[tuple[int, int]], list[Line]]:
+    """Maximal runs of kept content lines as (start, end) offsets, and the dropped lines."""
+    lines = classify(text)
+    spans: list[tuple[int, int]] = []
+    cur: list[int] | None = None
+    for ln in lines:
+        if ln.keep and ln.text.strip():
+            if cur is None:
+                cur = [ln.start, ln.end]
+            else:
+                cur[1] = ln.end
+        elif not ln.keep:
+            if cur is not None:
+                spans.append((cur[0], cur[1]))
+                cur = None
+    if cur is not None:
+        spans.append((cur[0], cur[1]))
+    return spans, [ln for ln in lines if not ln.keep]
+
+
+def title_guess(text: str) -> str:
+    """First heading-like line (short, no final period) or the first words of the text."""
+    for ln in split_lines(text)[:15]:
+        s = ln.text.strip()
+        if 3 <= _words(s) <= 16 and not _TERMINAL.search(s) and not _PROMO.search(s) and not _SHARE.match(s) and "banner" not in s.lower():
+            return s
+    first = " ".join(text.split()[:10])
+    return first + ("…" if len(text.split()) > 10 else "")
