@@ -13,6 +13,10 @@ from app.checking import SupportChecker
 from app.types import CheckedSentence, Citation, Evidence
 from index import language
 
+# "... is [1]." / "by [1] as": the model put the marker where the answer should be
+_PLACEHOLDER = re.compile(
+    r"\b(is|was|are|were|be|by|of|as|the|a|an|called|named|to|from|with|than|like|e|è|di|da|il|la|dal|della|chiamat[oa])\s*\[\d+\]"
+    r"|\[\d+\]\s+(?-i:[a-z])", re.I)
 _LIST = re.compile(r"^\s*(?:[-*•]|(\d+)[.)]|\[(\d+)\])\s+")
 
 
@@ -73,8 +77,9 @@ class CitationBook:
 
 
 def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str, checker: SupportChecker,
-                   min_evidence: float) -> tuple[CheckedSentence, list[tuple[Evidence, float]]]:
-    """Check one draft sentence; returns the verdict and the evidence (with scores) it should cite."""
+                   min_evidence: float = 0.0) -> tuple[CheckedSentence, list[tuple[Evidence, float]]]:
+    """Check one draft sentence against the evidence the model was shown (only evidence scoring at least
+    `min_evidence` for the question may be cited); returns the verdict and the evidence it should cite."""
     m = _LIST.match(raw)
     cited = tu.cited_numbers(raw)
     if m and (m.group(1) or m.group(2)) and not cited:
@@ -83,6 +88,16 @@ def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str,
     verdict = CheckedSentence(text=text, cited=[], support=0.0, supported=False, origin="model")
     if len(tu.content_stems(text)) < 2:
         verdict.dropped_reason = "too short to check"
+        return verdict, []
+    if text.endswith("?"):
+        verdict.dropped_reason = "a question, not an answer"
+        return verdict, []
+    if _PLACEHOLDER.search(_LIST.sub("", raw)):
+        verdict.dropped_reason = "a citation stands where a name or fact should be"
+        return verdict, []
+    new = [t for t in tu.content_stems(text) if t not in set(tu.content_stems(question))]
+    if not new:
+        verdict.dropped_reason = "restates the question without answering it"
         return verdict, []
     if tu.is_injection(text):
         verdict.dropped_reason = "instruction-like text"
@@ -108,22 +123,25 @@ def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str,
     return verdict, chosen
 
 
-def quote_fallback(evidence: list[Evidence], lang: str) -> Evidence | None:
-    """The evidence to quote when no model sentence survives: best in the question's language if close."""
+def quote_fallback(evidence: list[Evidence], lang: str, margin: float = 0.08) -> list[Evidence]:
+    """What to quote when no model sentence survives: the best evidence (in the question's language when
+    nearly as good), plus the runner-up from the same language when it scores within `margin`."""
     if not evidence:
-        return None
-    best = evidence[0]
-    same = [e for e in evidence if e.source.language == lang]
-    if same and same[0].score >= best.score - 0.08:
-        return same[0]
-    return best
+        return []
+    pool = [e for e in evidence if e.source.language == lang]
+    if not pool or pool[0].score < evidence[0].score - margin:
+        pool = evidence
+    out = [pool[0]]
+    if len(pool) > 1 and pool[1].score >= pool[0].score - margin and pool[1].source.language == pool[0].source.language:
+        out.append(pool[1])
+    return sorted(out, key=lambda e: (e.source.doc_id, e.start))
 
 
 def render(sentences: list[CheckedSentence]) -> str:
     parts = []
     for s in sentences:
         marks = "".join(f"[{n}]" for n in s.cited)
-        text = s.text.rstrip()
+        text = s.text.rstrip().rstrip(";,:")
         if text and text[-1] in ".!?…" and marks:
             parts.append(f"{text[:-1]} {marks}{text[-1]}")
         else:

@@ -17,7 +17,7 @@ from app.checking import SupportChecker
 from app.citations import CitationBook, SentenceAssembler, check_sentence, quote_fallback, render
 from app.config import Settings
 from app.errors import InputError
-from app.evidence import select
+from app.evidence import answerability, select
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
@@ -138,6 +138,7 @@ class Engine:
         tp = time.perf_counter()
         evidence = select(search_q, sources, self.checker, s.evidence_k, lang) if search_q else []
         best = evidence[0].score if evidence else 0.0
+        coverage, uncovered = answerability(search_q, sources) if search_q else (0.0, "")
         timings.prompt_ms = (time.perf_counter() - tp) * 1000
 
         def finish(answer_text: str, refused: bool, sentences: list[CheckedSentence], book: CitationBook | None,
@@ -151,8 +152,9 @@ class Engine:
                           model=backend.model, language=lang, timings=timings, sentences=sentences, draft=draft,
                           searched_for=search_q, refusal_reason=reason)
 
-        if not search_q or best < s.min_evidence:
-            why = "the question only contained instructions" if not clean_q else f"best evidence {best:.2f} < {s.min_evidence:.2f}"
+        if not search_q or best < s.min_evidence or uncovered:
+            why = ("the question only contained instructions" if not clean_q else uncovered
+                   or f"best evidence {best:.2f} < {s.min_evidence:.2f}")
             text = localized("refusal", lang).format(topic=_topic(clean_q or question, lang))
             timings.ttft_ms = (time.perf_counter() - t0) * 1000
             yield Event("token", text)
@@ -174,7 +176,7 @@ class Engine:
 
         def handle(raw: str) -> CheckedSentence | None:
             tc = time.perf_counter()
-            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker, s.min_evidence)
+            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker)
             timings.check_ms += (time.perf_counter() - tc) * 1000
             if not verdict.supported or any(tu.fold(verdict.text) == tu.fold(k.text) for k in kept):
                 if verdict.supported:
@@ -210,11 +212,12 @@ class Engine:
             if v:
                 yield Event("sentence", v)
         if not kept:
-            ev = quote_fallback(prompt_ev, lang)
-            quoted = CheckedSentence(localized("quote", lang).format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
-            quoted.cited = [book.cite(ev, True, 1.0)]
-            kept.append(quoted)
-            yield Event("sentence", quoted)
+            for i, ev in enumerate(quote_fallback(prompt_ev, lang)):
+                intro = localized("quote", lang) if i == 0 else "“{quote}”"
+                quoted = CheckedSentence(intro.format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
+                quoted.cited = [book.cite(ev, True, 1.0)]
+                kept.append(quoted)
+                yield Event("sentence", quoted)
         answer = finish(render(kept), False, kept + dropped, book, draft)
         yield Event("answer", answer)
 

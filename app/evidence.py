@@ -11,16 +11,44 @@ from app.checking import SupportChecker
 from app.types import Evidence, Source
 
 
+def key_stems(question: str) -> set[str]:
+    """Stems of the question's names and numbers: what an answer must be about."""
+    ents = tu.entities(question)
+    return {tu.stem(t) for t in tu.tokens(tu.CITE.sub(" ", question))
+            if t[0].isdigit() or (tu.entity_key(t) in ents)}
+
+
 def lexical_coverage(question: str, sentence: str) -> float:
     """Share of the question's content words (names and numbers count double) found in the sentence."""
     q = tu.content_stems(question)
     if not q:
         return 0.0
-    ents = tu.entities(question)
-    nums = {tu.stem(t) for t in tu.tokens(question) if t[0].isdigit()}
+    keys = key_stems(question)
     s = set(tu.content_stems(sentence))
-    weights = [2.0 if (t in ents or t in nums) else 1.0 for t in q]
+    weights = [2.0 if t in keys else 1.0 for t in q]
     return sum(w for t, w in zip(q, weights) if t in s) / sum(weights)
+
+
+def answerability(question: str, sources: list[Source], min_coverage: float = 0.5) -> tuple[float, str]:
+    """Can one retrieved passage answer this? Every name and number of the question must be in it, and at
+    least `min_coverage` of the question's other content words (what is asked: date, price, GPUs...).
+    Returns (coverage of the best passage, '' or why not)."""
+    q = tu.content_stems(question)
+    if not q:
+        return 0.0, "the question has no content words to look for"
+    keys = key_stems(question)
+    rest = [t for t in q if t not in keys]
+    best, why = 0.0, "no passage mentions " + ", ".join(sorted(keys)) if keys else "no passage matches the question"
+    for src in sources:
+        have = set(tu.content_stems(src.title + " " + src.text))
+        if not keys <= have:
+            continue
+        cov = (sum(1 for t in rest if t in have) / len(rest)) if rest else 1.0
+        if cov > best:
+            best = cov
+            missing = [t for t in rest if t not in have]
+            why = "" if cov >= min_coverage else f"the passages do not mention: {', '.join(missing)}"
+    return best, why
 
 
 def select(question: str, sources: list[Source], checker: SupportChecker, k: int, lang: str) -> list[Evidence]:

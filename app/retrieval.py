@@ -105,7 +105,7 @@ class HybridRetriever:
     def search(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Source]:
         """Top-k Sources for `query`; mode is hybrid, vector or bm25."""
         self.refresh()
-        k = k or self.settings.top_k
+        k = max(1, min(k or self.settings.top_k, self._n_chunks))  # BM25 refuses k > number of chunks
         retriever = {"hybrid": self._fusion, "vector": self._vector, "bm25": self._bm25}[mode]
         for r in (self._fusion, self._vector, self._bm25):
             r.similarity_top_k = k + (4 if r is self._vector else 0)

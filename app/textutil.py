@@ -51,7 +51,9 @@ def stopwords() -> frozenset[str]:
     words = set()
     for code in ("en", "it", "fr", "de", "es", "pt"):
         words |= {fold(w) for w in sw.get(code, ())}
-    words |= {"also", "would", "could", "like", "even", "one", "many", "much", "said", "says", "according", "however", "did", "does", "quickly", "many", "whose", "which", "what", "who", "whom", "when", "where", "why", "how", "quanto", "quale", "quali", "come", "cosa", "perche", "chi", "dove", "quando", "tell", "documents", "document", "article", "articles", "documenti", "articolo", "secondo"}
+    words |= {"also", "would", "could", "like", "even", "one", "many", "much", "said", "says", "according", "however", "did", "does", "quickly", "many", "whose", "which", "what", "who", "whom", "when", "where", "why", "how", "quanto", "quale", "quali", "come", "cosa", "perche", "chi", "dove", "quando", "tell", "documents", "document", "article", "articles", "documenti", "articolo", "secondo",
+              "say", "said", "says", "mention", "mentioned", "give", "given", "gives", "cite", "cited", "call", "called",
+              "describe", "described", "talk", "talked", "state", "stated", "dice", "detto", "parlato", "citato", "citata"}
     return frozenset(words)
 
 
@@ -85,8 +87,18 @@ def entities(text: str) -> set[str]:
     out = set()
     for t in re.findall(r"[^\W\d_][\w\-]*", CITE.sub(" ", text)):
         if (t[0].isupper() or any(c.isupper() for c in t[1:])) and fold(t) not in sw and len(t) > 1:
-            out.add(stem(t))
+            out.add(entity_key(t))
     return out
+
+
+def entity_key(tok: str) -> str:
+    """Names compare whole (Alphabet != Alpha-Beta), ignoring case, accents, possessive and plural s."""
+    t = fold(tok)
+    for suf in ("'s", "s"):
+        if t.endswith(suf) and len(t) > 3:
+            t = t[: -len(suf)]
+            break
+    return t
 
 
 _NUMWORDS = {

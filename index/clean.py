@@ -36,7 +36,7 @@ def _words(s: str) -> int:
 
 def _is_short(s: str) -> bool:
     n = _words(s)
-    return n < 4 or (n < 10 and not _TERMINAL.search(s))
+    return n < 4 or (n < 12 and not _TERMINAL.search(s))
 
 
 def split_lines(text: str) -> list[Line]:

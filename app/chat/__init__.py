@@ -1,1 +1,11 @@
-"""Gradio chat window (being written)."""
+"""Gradio chat window: `create_app(engine_or_settings)` builds it, `launch()` / `serve()` run it."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from app.chat.ui import create_app, launch, serve  # noqa: E402
+
+__all__ = ["create_app", "launch", "serve"]

@@ -1,0 +1,267 @@
+"""What the chat window does, without Gradio: engines per settings, answering, uploads, evaluation.
+The Gradio layer (app/chat/ui.py) only wires these to components."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from app.config import Settings
+from app.engine import Engine
+from app.errors import BackendUnavailable, CiteqaError, InputError
+from app.types import Answer
+from index.loaders import SUPPORTED
+
+BACKENDS = ["auto", "llamacpp", "ollama"]
+DEFAULT_MODEL = ""  # "" = the backend's default model
+FALLBACK_EXAMPLES = [
+    "How quickly did Threads cross 10 million users?",
+    "How many parameters does Llama 3.1 have?",
+    "Which open-source mobile platform does the host compare Meta's strategy to?",
+    "By how much did Meta's revenue grow year on year in Q2?",
+]
+
+
+@dataclass
+class Options:
+    """Per-request settings chosen in the Settings accordion (None / "" = the server's setting)."""
+
+    backend: str | None = None
+    model: str | None = None
+    top_k: int | None = None
+    temperature: float | None = None
+
+
+@dataclass
+class Step:
+    """One UI update of a streamed answer."""
+
+    kind: str  # retrieved | draft | answer | error
+    draft: str = ""
+    answer: Answer | None = None
+    searched_for: str = ""
+    error: str = ""
+    sources: list = field(default_factory=list)
+
+
+class ChatService:
+    def __init__(self, engine_or_settings: Engine | Settings | None = None):
+        if isinstance(engine_or_settings, Engine):
+            self.base = engine_or_settings
+        else:
+            self.base = Engine(engine_or_settings or Settings())
+        self.settings: Settings = self.base.settings
+        self._engines: dict[tuple, Engine] = {self._key(self.settings): self.base}
+        self._lock = threading.Lock()
+        self._texts: dict[tuple[str, str], str] = {}
+        self._ingest_lock = threading.Lock()
+
+    # ---- engines -------------------------------------------------------------------------------------
+    @staticmethod
+    def _key(s: Settings) -> tuple:
+        return (s.backend, s.model, s.top_k, round(s.temperature, 3))
+
+    def settings_for(self, opts: Options | None) -> Settings:
+        if opts is None:
+            return self.settings
+        update: dict[str, Any] = {}
+        if opts.backend and opts.backend in BACKENDS and opts.backend != self.settings.backend:
+            update["backend"] = opts.backend
+        backend = update.get("backend", self.settings.backend)
+        model = (opts.model or "").strip() or None
+        if model is not None:
+            if backend == "llamacpp" and not model.lower().endswith(".gguf"):
+                model = None  # an Ollama name is meaningless for the embedded backend
+            if model != self.settings.model:
+                update["model"] = model
+        elif "backend" in update:
+            update["model"] = None if backend != self.settings.backend else self.settings.model
+        if opts.top_k and int(opts.top_k) != self.settings.top_k:
+            update["top_k"] = max(1, min(50, int(opts.top_k)))
+        if opts.temperature is not None and abs(float(opts.temperature) - self.settings.temperature) > 1e-9:
+            update["temperature"] = max(0.0, min(2.0, float(opts.temperature)))
+        if not update:
+            return self.settings
+        return self.settings.model_copy(update=update)
+
+    def engine(self, opts: Options | None = None) -> Engine:
+        s = self.settings_for(opts)
+        key = self._key(s)
+        with self._lock:
+            eng = self._engines.get(key)
+            if eng is None:
+                eng = self._engines[key] = Engine(s)
+            return eng
+
+    def ollama_models(self) -> list[str]:
+        from app.llm.ollama_backend import list_models
+
+        try:
+            return list_models(self.settings.ollama_host, connect_timeout=0.5, read_timeout=3.0)
+        except (BackendUnavailable, CiteqaError):
+            return []
+        except Exception:  # noqa: BLE001 - a listing problem must never break the page
+            return []
+
+    def index_info(self) -> dict:
+        r = self.base.retriever
+        try:
+            r.refresh()
+            return {"documents": len(r.documents), "chunks": r.n_chunks}
+        except CiteqaError:
+            return {"documents": 0, "chunks": 0}
+
+    # ---- documents -----------------------------------------------------------------------------------
+    def doc_text(self, doc_id: str) -> str | None:
+        try:
+            docs = {d.doc_id: d for d in self.base.documents()}
+        except CiteqaError:
+            return None
+        d = docs.get(doc_id)
+        if d is None:
+            return None
+        key = (doc_id, d.hash)
+        if key not in self._texts:
+            try:
+                self._texts[key] = self.base.document_text(doc_id)
+            except (CiteqaError, OSError):
+                return None
+        return self._texts[key]
+
+    def documents_table(self) -> list[list]:
+        try:
+            docs = self.base.documents()
+        except CiteqaError:
+            return []
+        return [[d.title, d.author, d.language, d.chunks, d.doc_id] for d in sorted(docs, key=lambda d: d.doc_id)]
+
+    def examples(self, n: int = 6) -> list[str]:
+        qa = Path(self.settings.docs_path) / "qa.jsonl"
+        out: list[str] = []
+        seen_docs: set[str] = set()
+        try:
+            for line in qa.read_text("utf-8").splitlines():
+                if not line.strip():
+                    continue
+                d = json.loads(line)
+                srcs = d.get("sources") or []
+                if not srcs or not d.get("question"):
+                    continue
+                key = srcs[-1]
+                if key in seen_docs and len(out) < n // 2:
+                    continue
+                if d["question"] not in out:
+                    out.append(d["question"])
+                    seen_docs.add(key)
+                if len(out) >= n:
+                    break
+        except (OSError, ValueError):
+            pass
+        return out or FALLBACK_EXAMPLES
+
+    def add_files(self, paths: list[str | Path],
+                  progress: Callable[[int, int, str], None] | None = None) -> list[dict]:
+        """Index uploaded files. Each gets a row: file, status, chunks, message. Oversized or unsupported files
+        are refused with the reason; the rest still go in."""
+        limit = self.settings.max_upload_mb
+        rows: list[dict] = []
+        ok: list[Path] = []
+        dest_dir = Path(self.settings.data_dir) / "uploads"
+        for p in paths or []:
+            p = Path(p)
+            name = p.name
+            try:
+                size = p.stat().st_size
+            except OSError as e:
+                rows.append({"file": name, "status": "failed", "chunks": 0, "message": f"cannot read the upload ({e.strerror})"})
+                continue
+            if p.suffix.lower() not in SUPPORTED:
+                rows.append({"file": name, "status": "failed", "chunks": 0,
+                             "message": f"{p.suffix or 'no extension'} is not a document type "
+                                        f"(give one of {', '.join(sorted(SUPPORTED))})"})
+                continue
+            if size > limit * 1024 * 1024:
+                rows.append({"file": name, "status": "failed", "chunks": 0,
+                             "message": f"{name} is {_size(size)}; the upload limit is {limit:g} MB "
+                                        f"(raise CITEQA_MAX_UPLOAD_MB to allow bigger files)"})
+                continue
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            dest = dest_dir / name
+            if p.resolve() != dest.resolve():
+                shutil.copyfile(p, dest)
+            ok.append(dest)
+        if ok:
+            with self._ingest_lock:
+                report = self.base.ingest(ok, progress=progress)
+            for f in report.files:
+                rows.append({"file": Path(f.path).name or f.doc_id, "status": f.status, "chunks": f.chunks,
+                             "message": f.error or (f"{f.title} ({f.language})" if f.title else "")})
+            for note in report.skipped:
+                name, _, why = note.partition(": ")
+                rows.append({"file": Path(name).name, "status": "failed", "chunks": 0,
+                             "message": f"{why or note} (give a .txt, .md, .html or .pdf document)"})
+        return rows
+
+    # ---- answering -----------------------------------------------------------------------------------
+    def stream(self, question: str, history: list[tuple[str, str]] | None, opts: Options | None = None) -> Iterator[Step]:
+        """Steps for the UI. Errors become an `error` step with a one-line message (never a trace)."""
+        draft = ""
+        searched = ""
+        sources: list = []
+        try:
+            eng = self.engine(opts)
+            events = eng.ask_stream(question, history or [])
+            try:
+                for ev in events:
+                    if ev.kind == "retrieved":
+                        searched = ev.data.get("searched_for", "")
+                        sources = ev.data.get("sources", [])
+                        yield Step("retrieved", searched_for=searched, sources=sources)
+                    elif ev.kind == "token":
+                        draft += ev.data
+                        yield Step("draft", draft=draft, searched_for=searched)
+                    elif ev.kind == "answer":
+                        yield Step("answer", answer=ev.data, searched_for=searched)
+            finally:
+                events.close()
+        except CiteqaError as e:
+            yield Step("error", error=str(e), draft=draft, searched_for=searched, sources=sources)
+        except GeneratorExit:
+            raise
+        except Exception as e:  # noqa: BLE001 - the app keeps serving
+            first = str(e).splitlines()[0] if str(e) else ""
+            yield Step("error", error=f"unexpected {type(e).__name__}: {first}", draft=draft, searched_for=searched,
+                       sources=sources)
+
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None, opts: Options | None = None) -> Answer:
+        return self.engine(opts).ask(question, history or [])
+
+    # ---- evaluation ----------------------------------------------------------------------------------
+    def evaluate(self, qa_path: str | Path, limit: int | None = None,
+                 progress: Callable[[int, int, float | None], None] | None = None) -> tuple[dict, list[dict], Path]:
+        from app.evaluation import read_results, run_eval
+
+        out = Path(self.settings.data_dir) / "evals" / time.strftime("%Y%m%d-%H%M%S")
+        out = Path(tempfile.mkdtemp(prefix=out.name + "-", dir=_mk(out.parent)))
+        summary = run_eval(self.base, qa_path, out, progress=progress, limit=limit)
+        records = list(read_results(out / "results.jsonl").values())
+        return summary, records, out / "report.html"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.1f} KB"
+
+
+def _mk(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def check_question(question: str) -> None:
+    if not (question or "").strip():
+        raise InputError("the question is empty: type a question about the documents")

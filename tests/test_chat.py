@@ -1,0 +1,229 @@
+"""The chat app: /chat API through gradio_client, concurrent sessions, errors, uploads, inert rendering helpers."""
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+THREADS_DOCS = {"000_bff1cb9deae7c743.txt", "001_203602bb6eb36842.txt"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chat_url(engine):
+    from app.chat import create_app, launch
+
+    app = create_app(engine)
+    _, url, _ = launch(app, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    app.close()
+
+
+def client(url):
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+# ---- fast: rendering and conversation helpers (no model) ------------------------------------------------
+def test_render_escapes_documents_and_answers():
+    from app.chat import render as R
+    from app.types import Answer, Citation, Source, Timings
+
+    doc = "Intro. <script>window.__pwned=1</script> The key fact is here. <img src=x onerror=alert(1)> **b** [l](javascript:x)"
+    start = doc.index("The key fact")
+    end = start + len("The key fact is here.")
+    src = Source("evil.txt", "<b>Evil</b> title", "c1", doc, 0, len(doc), 0.9, "en", "<i>me</i>")
+    cit = Citation(1, "evil.txt", "<b>Evil</b> title", "c1", start, end, "The key fact is here.", True, 0.9, "en", "<i>me</i>")
+    a = Answer("q", "The key fact is here <script>x</script> [1].", False, [cit], [src], "b", "m", "en", Timings())
+    html_ = R.sources_html(a, lambda _d: doc)
+    assert "<script" not in html_ and "<img" not in html_ and "<b>" not in html_ and "<i>" not in html_
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in html_
+    assert "<mark>The key fact is here.</mark>" in html_
+    assert "Whole article" in html_
+    md = R.final_message(a)
+    assert "<script" not in md and "**\\[1\\]**" in md
+    assert "\\*\\*b\\*\\*" in R.md_escape("**b**")
+    assert R.md_escape("![i](x)").startswith("\\!\\[")
+
+
+def test_refusal_looks_different_and_keeps_closest_sources():
+    from app.chat import render as R
+    from app.types import Answer, Source, Timings
+
+    src = Source("d.txt", "T", "c1", "closest passage text", 0, 20, 0.3, "en", "")
+    a = Answer("q", "I cannot find this in the documents.", True, [], [src], "b", "m", "en", Timings(), refusal_reason="low")
+    assert R.REFUSAL_LABEL in R.final_message(a)
+    h = R.sources_html(a, lambda _d: None)
+    assert "cq-refused" in h and "closest passage text" in h
+
+
+def test_condense_rewrite_is_checked():
+    from app.conversation import acceptable, condense, fallback
+
+    hist = [("How quickly did Threads cross 10 million users?", "Within seven hours [1].")]
+    q = "and how long did ChatGPT take?"
+    assert acceptable("How long did ChatGPT take to cross 10 million users?", q, hist)
+    assert not acceptable("How long did Threads take?", q, hist)  # lost "ChatGPT"
+    assert not acceptable("How long did ChatGPT take to beat Google Bard?", q, hist)  # invented a name
+    assert fallback(q, hist).startswith("How quickly did Threads")
+
+    class Fake:
+        class backend:  # noqa: N801
+            @staticmethod
+            def complete(messages, max_tokens=64, temperature=0.0):
+                assert "Threads" in messages[0].content  # the conversation is in the prompt
+                return "Standalone question: How long did ChatGPT take to cross 10 million users?\nextra"
+
+    assert condense(q, hist, Fake()) == "How long did ChatGPT take to cross 10 million users?"
+
+    class Bad(Fake):
+        class backend:  # noqa: N801
+            @staticmethod
+            def complete(messages, max_tokens=64, temperature=0.0):
+                return "What did Elon Musk say?"
+
+    assert condense(q, hist, Bad()) == fallback(q, hist)
+    assert condense("How many parameters does Llama 3.1 have?", hist, Bad()) == "How many parameters does Llama 3.1 have?"
+
+
+def test_upload_batch_bad_and_oversized_files(engine, tmp_path):
+    """A bad file says why, an oversized one says the limit, and the good one is indexed anyway."""
+    from app.chat.service import ChatService
+    from app.engine import Engine
+
+    s = engine.settings.model_copy(update={"data_dir": tmp_path / "data", "max_upload_mb": 0.005})
+    svc = ChatService(Engine(s))
+    good = tmp_path / "good.txt"
+    good.write_text("Quokka protocol notes\n\nThe Quokka protocol sends one sensor reading every ninety seconds "
+                    "between farms. It was designed by Ada Brightwater in 2019. Readings are signed and compressed "
+                    "before they leave the farm, and a relay keeps them for a week.\n")
+    binary = tmp_path / "image.txt"
+    binary.write_bytes(b"\x00\x01\x02PNG\x00" * 200)
+    big = tmp_path / "big.txt"
+    big.write_text("A long line about farms and sensors. " * 400)  # ~15 KB > 5 KB
+    odd = tmp_path / "sheet.xyz"
+    odd.write_text("not a document type")
+    rows = {r["file"]: r for r in svc.add_files([binary, good, big, odd])}
+    assert rows["good.txt"]["status"] == "added" and rows["good.txt"]["chunks"] >= 1
+    assert rows["image.txt"]["status"] == "failed" and "binary" in rows["image.txt"]["message"]
+    assert rows["big.txt"]["status"] == "failed" and "0.005 MB" in rows["big.txt"]["message"]
+    assert rows["sheet.xyz"]["status"] == "failed" and "not a document type" in rows["sheet.xyz"]["message"]
+    assert [r[4] for r in svc.documents_table()] == ["good.txt"]
+
+
+def test_backend_failure_mid_answer_is_a_chat_message(engine):
+    from app.chat.service import ChatService
+    from app.engine import Engine
+    from app.errors import BackendError
+    from app.llm import LLMBackend
+
+    class Dies(LLMBackend):
+        name, model = "ollama", "llama3.2"
+
+        def stream(self, messages, *, max_tokens, temperature, stop=None):
+            yield "Threads crossed 10 million"
+            raise BackendError("Ollama stopped answering mid-answer (is `ollama serve` still running?)")
+
+    svc = ChatService(Engine(engine.settings, backend=Dies()))
+    steps = list(svc.stream("How quickly did Threads cross 10 million users?", []))
+    assert steps[-1].kind == "error" and "Ollama stopped" in steps[-1].error
+    assert "Traceback" not in steps[-1].error
+    assert [s for s in steps if s.kind == "draft"]  # the draft was streamed before the failure
+
+
+# ---- slow: the real app on loopback ----------------------------------------------------------------------
+@pytest.mark.slow
+def test_api_chat_answers_with_citations(chat_url):
+    c = client(chat_url)
+    ans = c.predict("How quickly did Threads cross 10 million users?", api_name="/chat")
+    assert not ans["refused"], ans["answer"]
+    assert "[1]" in ans["answer"]
+    docs = {x["doc_id"] for x in ans["citations"]}
+    assert docs & THREADS_DOCS, ans
+    assert all(x["supported"] for x in ans["citations"])
+    assert ans["timings"]["retrieve_ms"] > 0 and ans["backend"] == "llamacpp"
+
+
+@pytest.mark.slow
+def test_api_empty_question_is_a_message_and_app_keeps_serving(chat_url):
+    from gradio_client.exceptions import AppError
+
+    c = client(chat_url)
+    with pytest.raises(AppError) as e:
+        c.predict("   ", api_name="/chat")
+    assert "question is empty" in str(e.value) and "Traceback" not in str(e.value)
+    # the server still answers (retrieval-only path: the refusal needs no generation)
+    ans = c.predict("Who directed the film Oppenheimer?", api_name="/chat")
+    assert ans["refused"] and ans["sources"]
+
+
+CONCURRENT = [
+    ("How quickly did Threads cross 10 million users?", THREADS_DOCS),
+    ("How many parameters does Llama 3.1 have?", {"003_85a7d1030bda2f28.txt"}),
+    ("By how much did Meta's revenue grow year on year in Q2?", {"002_a032899a38035caa.txt"}),
+    ("Which open-source mobile platform does the host compare Meta's strategy to?", {"004_7e1ad90bb5321a1d.txt"}),
+    ("What was the codename of Meta's Twitter alternative?", THREADS_DOCS),
+    ("Which 1990s operating system does Zuckerberg cite as an open-source success?", {"003_85a7d1030bda2f28.txt"}),
+    ("On which site did Llama leak inadvertently before Meta made it open source?", {"002_a032899a38035caa.txt"}),
+    ("How many parameters does Llama 3 have?", {"004_7e1ad90bb5321a1d.txt", "003_85a7d1030bda2f28.txt"}),
+]
+
+
+@pytest.mark.slow
+def test_eight_concurrent_sessions_get_their_own_answers(chat_url):
+    results: dict[int, dict] = {}
+    errors: list[BaseException] = []
+    clients = [client(chat_url) for _ in CONCURRENT]
+    barrier = threading.Barrier(len(CONCURRENT))
+
+    def run(i):
+        try:
+            barrier.wait(timeout=60)
+            results[i] = clients[i].predict(CONCURRENT[i][0], api_name="/chat")
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(CONCURRENT))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=900)
+    assert not errors, errors
+    assert len(results) == len(CONCURRENT)
+    answers = set()
+    for i, (q, relevant) in enumerate(CONCURRENT):
+        a = results[i]
+        assert a["question"] == q
+        assert not a["refused"], (q, a["answer"])
+        cited = {c["doc_id"] for c in a["citations"]}
+        assert cited and cited <= relevant, (q, cited)
+        answers.add(a["answer"])
+    assert len(answers) == len(CONCURRENT)  # nobody got someone else's answer
+
+
+@pytest.mark.slow
+def test_follow_up_is_condensed_and_shown(chat_url):
+    c = client(chat_url)
+    first = "How quickly did Threads cross 10 million users?"
+    ans = c.predict("and how long did ChatGPT take?", [[first, "Threads crossed 10 million users within seven hours [1]."]],
+                    api_name="/chat")
+    assert "ChatGPT" in ans["searched_for"] and ans["searched_for"] != ans["question"]
+    assert {x["doc_id"] for x in ans["citations"]} & THREADS_DOCS
+    assert "seven days" in ans["answer"] or "7 days" in ans["answer"]
+
+
+def test_cli_chat_wires_serve():
+    import inspect
+
+    from app import chat
+
+    assert inspect.signature(chat.serve).parameters.keys() == {"settings"}
+    assert Path(chat.__file__).parent.name == "chat"
