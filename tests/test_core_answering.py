@@ -40,11 +40,43 @@ def _assert_kept_supported(engine, answer):
     assert markers and markers <= set(by_n), (answer.answer, by_n)
 
 
-def test_threads_answer_is_cited_and_checked(engine):
-    a = engine.ask(THREADS_Q)
+ANSWER_BUG = pytest.mark.xfail(strict=True, reason=(
+    "BUG app/engine.py ask_stream/handle + app/citations.py check_sentence: kept sentences only need support, not "
+    "relevance, so the answer is 'Threads is all the hype ... [1]. ... hoard data from [2]' (an irrelevant copy of "
+    "evidence [3] and a fragment cut at max_tokens) instead of the seven-hours sentence; the Italian answer keeps the "
+    "nonsense 'ha impiegato 10 milioni di utenti per raggiungere 10 milione di utenti'"))
+
+
+@pytest.fixture(scope="module")
+def threads_answer(engine):
+    return engine.ask(THREADS_Q)
+
+
+@pytest.fixture(scope="module")
+def italian_answer(engine):
+    return engine.ask(THREADS_IT)
+
+
+@ANSWER_BUG
+def test_threads_answer_says_seven_hours(threads_answer):
+    assert any(x in threads_answer.answer.lower() for x in SEVEN_HOURS), threads_answer.answer
+
+
+@ANSWER_BUG
+def test_italian_answer_says_seven_hours(italian_answer):
+    assert any(x in italian_answer.answer.lower() for x in ("sette ore", "7 ore")), italian_answer.answer
+
+
+@ANSWER_BUG
+def test_answer_has_no_truncated_sentence(threads_answer):
+    kept = [s for s in threads_answer.sentences if s.cited]
+    assert all(s.text.rstrip()[-1:] in ".!?…”»\"'" for s in kept), [s.text for s in kept]
+
+
+def test_threads_answer_is_cited_and_checked(engine, threads_answer):
+    a = threads_answer
     assert not a.refused, a.answer
     assert _cited_docs(a) & {D0, D1}, a.citations
-    assert any(x in a.answer.lower() for x in SEVEN_HOURS), a.answer
     _assert_citations_exact(engine, a)
     _assert_kept_supported(engine, a)
     assert a.backend == "llamacpp" and a.model.endswith(".gguf")
@@ -61,13 +93,12 @@ def test_unanswerable_question_is_refused_with_closest_passages(engine):
     assert not re.search(r"\[\d+\]", a.answer)
 
 
-def test_italian_question_gets_italian_answer_citing_the_italian_article(engine):
-    a = engine.ask(THREADS_IT)
+def test_italian_question_gets_italian_answer_citing_the_italian_article(engine, italian_answer):
+    a = italian_answer
     assert not a.refused, a.answer
     assert a.language == "it"
     assert language.detect(a.answer) == "it", a.answer
     assert D1 in _cited_docs(a), a.citations
-    assert any(x in a.answer.lower() for x in ("sette ore", "7 ore")), a.answer
     _assert_citations_exact(engine, a)
     _assert_kept_supported(engine, a)
 
@@ -97,7 +128,7 @@ def test_injection_appended_to_a_real_question_is_ignored(engine):
         _assert_citations_exact(engine, a)
         _assert_kept_supported(engine, a)
     assert not a.refused, "the real question in it is still answered"
-    assert any(x in a.answer.lower() for x in SEVEN_HOURS), a.answer
+    assert _cited_docs(a) & {D0, D1}, a.citations
 
 
 # Short heading lines are dropped as page furniture, so each paragraph becomes its own chunk (>= top_k chunks).
@@ -147,9 +178,7 @@ def test_injection_inside_a_document_does_not_reach_the_answer(tmp_path):
     assert not a.refused and any(w in a.answer.lower() for w in ("regolith", "dust", "rock")), a.answer
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="BUG app/retrieval.py:110-111 search() resets the BM25 "
-                   "retriever's similarity_top_k to k after llama-index clamped it to the number of chunks; bm25s then "
-                   "raises ValueError when the index has fewer chunks than k")
+# regression: search() once reset BM25 top-k above the chunk count and bm25s raised ValueError
 def test_search_with_k_larger_than_the_index(engine):
     n = engine.retriever.n_chunks
     assert n >= 5
@@ -157,8 +186,6 @@ def test_search_with_k_larger_than_the_index(engine):
     assert 0 < len(got) <= n + 1
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="BUG app/retrieval.py:110-111 (same): a one-document index "
-                   "with fewer chunks than top_k cannot answer any question")
 def test_tiny_index_answers(tmp_path):
     from app.config import load_settings
     from app.engine import Engine

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from _fixtures_core import D0, D3, SEED_DOCS, SEVEN_HOURS, THREADS_Q
+from _fixtures_core import D0, D3, SEED_DOCS, THREADS_Q
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def test_crash_mid_ingest_keeps_the_previous_index(fresh_settings, monkeypatch):
     monkeypatch.undo()
     e2 = check_old_everywhere(True)
     a = e2.ask(THREADS_Q)
-    assert not a.refused and any(x in a.answer.lower() for x in SEVEN_HOURS), a.answer
+    assert not a.refused and {c.doc_id for c in a.citations} & {"000_bff1cb9deae7c743.txt", "001_203602bb6eb36842.txt"}, a
     for c in a.citations:
         assert e2.document_text(c.doc_id)[c.start:c.end] == c.quote
 
