@@ -18,6 +18,12 @@ from app import textutil as tu
 from index.embedders import Embedder
 
 
+def _matches(q: tuple[float, str], passage: set[tuple[float, str]]) -> bool:
+    """Same value with the same unit (a unit missing on either side matches any)."""
+    v, u = q
+    return any(v == pv and (u == pu or not u or not pu) for pv, pu in passage)
+
+
 class SupportChecker:
     name = "citeqa support checker"
 
@@ -51,18 +57,18 @@ class SupportChecker:
     def binding_problem(sentence: str, passage: str, question: str = "") -> str:
         """Why the numbers/names of `sentence` are not bound the same way in `passage` ('' if fine)."""
         p_clauses = tu.clauses(passage)
-        p_nums = [tu.numbers(c) for c in p_clauses]
+        p_nums = [tu.quantities(c) for c in p_clauses]
         p_ents = [tu.entities(c) for c in p_clauses]
         all_p_ents = set().union(*p_ents) if p_ents else set()
-        allowed_ents = all_p_ents | tu.entities(question)
+        allowed_ents = all_p_ents  # a name from the question alone does not make a claim about it true
         for clause in tu.clauses(sentence):
-            nums, ents = tu.numbers(clause), tu.entities(clause)
+            nums, ents = tu.quantities(clause), tu.entities(clause)
             unknown = ents - allowed_ents
             if unknown:
                 return f"names not in the passage: {', '.join(sorted(unknown))}"
             if not nums:
                 continue
-            fits = [i for i, pn in enumerate(p_nums) if nums <= pn]
+            fits = [i for i, pn in enumerate(p_nums) if all(_matches(q, pn) for q in nums)]
             if not fits:
                 return "numbers not stated together in the passage"
             # names of this clause that the passage mentions must sit in the same passage clause
@@ -77,9 +83,7 @@ class SupportChecker:
         if not s:
             return 0.0
         p = set(tu.content_stems(passage))
-        q = set(tu.content_stems(question))
-        got = sum(1.0 if t in p else (0.5 if t in q else 0.0) for t in s)
-        return got / len(s)
+        return sum(1.0 for t in s if t in p) / len(s)
 
     def explain(self, sentence: str, passage: str, question: str = "") -> tuple[float, str]:
         problem = self.binding_problem(sentence, passage, question)

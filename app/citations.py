@@ -15,8 +15,11 @@ from index import language
 
 # "... is [1]." / "by [1] as": the model put the marker where the answer should be
 _PLACEHOLDER = re.compile(
-    r"\b(is|was|are|were|be|by|of|as|the|a|an|called|named|to|from|with|than|like|e|è|di|da|il|la|dal|della|chiamat[oa])\s*\[\d+\]"
+    r"\b(is|was|are|were|be|by|of|as|the|a|an|called|named|to|from|with|than|like|on|in|at|for|about|into|over|under|per|e|è|di|da|il|la|dal|della|su|con|chiamat[oa])\s*\[\d+\]"
     r"|\[\d+\]\s+(?-i:[a-z])", re.I)
+_QUANTITY_Q = re.compile(r"(\bhow (much|many|long|quickly|fast|far|large|big|old|often)|in quanto tempo|quant[oiae]\b)", re.I)
+_QUANTITY_WORD = re.compile(r"\b(half|twice|double|triple|percent|per cent|dozens?|hundreds?|thousands?|millions?|billions?|"
+                            r"metà|doppio|triplo|per cento|centinaia|migliaia|milioni|miliardi)\b|%", re.I)
 _LIST = re.compile(r"^\s*(?:[-*•]|(\d+)[.)]|\[(\d+)\])\s+")
 
 
@@ -65,19 +68,25 @@ class CitationBook:
     display: dict[int, int] = field(default_factory=dict)
     citations: list[Citation] = field(default_factory=list)
 
-    def cite(self, ev: Evidence, supported: bool, score: float) -> int:
-        if ev.n not in self.display:
-            self.display[ev.n] = len(self.display) + 1
+    def cite(self, ev: Evidence, supported: bool, score: float, with_context: bool = False) -> int:
+        key = (ev.n, with_context)
+        if key not in self.display:
+            self.display[key] = len(self.display) + 1
             s = ev.source
+            start, quote = ev.start, ev.text
+            if with_context and ev.context:
+                # the claim needs the sentence before (e.g. "this model" = Llama 3.1): quote both, exactly
+                start = ev.context_start
+                quote = s.text[start - s.start: ev.end - s.start]
             self.citations.append(Citation(
-                n=self.display[ev.n], doc_id=s.doc_id, title=s.title, chunk_id=s.chunk_id, start=ev.start, end=ev.end,
-                quote=ev.text, supported=supported, score=round(score, 4), language=s.language, author=s.author,
+                n=self.display[key], doc_id=s.doc_id, title=s.title, chunk_id=s.chunk_id, start=start, end=ev.end,
+                quote=quote, supported=supported, score=round(score, 4), language=s.language, author=s.author,
             ))
-        return self.display[ev.n]
+        return self.display[key]
 
 
 def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str, checker: SupportChecker,
-                   min_evidence: float = 0.0) -> tuple[CheckedSentence, list[tuple[Evidence, float]]]:
+                   min_evidence: float = 0.0, relevance_margin: float = 1.0) -> tuple[CheckedSentence, list[tuple[Evidence, float]]]:
     """Check one draft sentence against the evidence the model was shown (only evidence scoring at least
     `min_evidence` for the question may be cited); returns the verdict and the evidence it should cite."""
     m = _LIST.match(raw)
@@ -99,16 +108,31 @@ def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str,
     if not new:
         verdict.dropped_reason = "restates the question without answering it"
         return verdict, []
+    asked = tu.numbers(question)
+    if _QUANTITY_Q.search(question) and not ((tu.numbers(text) - asked) or _QUANTITY_WORD.search(_strip_numbers_of(question, text))):
+        verdict.dropped_reason = "the question asks for a quantity and the sentence gives none"
+        return verdict, []
     if tu.is_injection(text):
         verdict.dropped_reason = "instruction-like text"
         return verdict, []
     if len(text.split()) >= 5 and language.detect(text, default=lang) != lang:
         verdict.dropped_reason = f"not in the question's language ({language.name(lang)})"
         return verdict, []
-    usable = [e for e in evidence if e.score >= min_evidence]
+    top = max((e.score for e in evidence), default=0.0)
+    # only evidence about as relevant as the best may back a model sentence: a true but off-question
+    # sentence copied from weaker evidence is not an answer
+    usable = [e for e in evidence if e.score >= max(min_evidence, top - relevance_margin)]
     by_n = {e.n: e for e in usable}
-    scored = [(e, *checker.explain(text, e.text, question)) for e in usable]
-    good = [(e, s) for e, s, why in scored if not why]
+    scored = []
+    for e in usable:
+        score, why = checker.explain(text, e.text, question)
+        if why and e.context:  # "this model outperforms ..." needs its previous sentence for the names
+            c_score, c_why = checker.explain(text, f"{e.context} {e.text}", question)
+            if not c_why:
+                score, why = c_score, "context"
+        scored.append((e, score, why))
+    good = [(e, s) for e, s, why in scored if not why or why == "context"]
+    needs_context = {e.n for e, s, why in scored if why == "context"}
     if not good:
         best = max(scored, key=lambda x: x[1], default=None)
         verdict.support = round(best[1], 4) if best else 0.0
@@ -116,11 +140,20 @@ def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str,
         return verdict, []
     cited_good = [(e, s) for e, s in good if e.n in cited and e.n in by_n]
     chosen = cited_good or [max(good, key=lambda x: x[1])]  # correct a wrong or missing citation
+    chosen = [(e, s, e.n in needs_context) for e, s in chosen]
     verdict.supported = True
-    verdict.support = round(max(s for _, s in chosen), 4)
+    verdict.support = round(max(s for _, s, _ in chosen), 4)
     if not cited_good:
         verdict.dropped_reason = "citation corrected" if cited else "citation added"
     return verdict, chosen
+
+
+def _strip_numbers_of(question: str, text: str) -> str:
+    """The sentence without the quantity words the question already has ("10 million users")."""
+    for w in ("million", "billion", "milioni", "miliardi", "thousand", "hundred"):
+        if re.search(rf"\b{w}\b", question, re.I):
+            text = re.sub(rf"\b{w}\b", " ", text, flags=re.I)
+    return text
 
 
 def quote_fallback(evidence: list[Evidence], lang: str, margin: float = 0.08) -> list[Evidence]:

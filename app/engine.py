@@ -5,6 +5,7 @@ check every streamed sentence against its cited passage -> Answer with checked c
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from index.ingest import DocInfo, IngestReport, Ingestor, document_text
 from index.store import ChromaStore
 
 MAX_SENTENCES = 3
+_FINISHED = re.compile(r"[.!?…»”\"')\]]\s*$")
 
 
 @dataclass
@@ -72,8 +74,12 @@ class Engine:
     def warm_up(self) -> None:
         """Load the index, embedder and model now, so the first question is fast."""
         self.retriever.refresh()
-        self.checker.vectors(["warm up"])
         _ = self.backend
+        if self.retriever.n_chunks <= 2000:  # small index: embed every evidence sentence once, up front
+            self.checker.vectors([t for n in self.retriever.nodes for t, _, _ in tu.sentences(n.get_content())
+                                  if len(t.split()) >= 4])
+        else:
+            self.checker.vectors(["warm up"])
 
     # ---- index -------------------------------------------------------------------------------
     def ingest(self, paths: list[Path] | None = None, prune: bool = False, rebuild: bool = False,
@@ -155,14 +161,18 @@ class Engine:
         if not search_q or best < s.min_evidence or uncovered:
             why = ("the question only contained instructions" if not clean_q else uncovered
                    or f"best evidence {best:.2f} < {s.min_evidence:.2f}")
-            text = localized("refusal", lang).format(topic=_topic(clean_q or question, lang))
+            text = localized("refusal", lang).format(topic=_topic(clean_q, lang))
+            if sources:
+                text += " " + localized("closest", lang)
             timings.ttft_ms = (time.perf_counter() - t0) * 1000
             yield Event("token", text)
             yield Event("answer", finish(text, True, [CheckedSentence(text, [], 0.0, False, "refusal")], None, reason=why))
             return
 
-        usable = [e for e in evidence if e.score >= s.min_evidence * 0.8]
-        prompt_ev = [Evidence(i + 1, e.source, e.text, e.start, e.end, e.score) for i, e in enumerate(usable)]
+        # only the evidence needed: close to the best, at most evidence_k sentences (short prefill)
+        usable = [e for e in evidence if e.score >= max(s.min_evidence * 0.8, best - 0.15)][: s.evidence_k]
+        prompt_ev = [Evidence(i + 1, e.source, e.text, e.start, e.end, e.score, e.context, e.context_start)
+                     for i, e in enumerate(usable)]
         messages = self.build_messages(clean_q if not history else search_q, prompt_ev, lang)
         timings.prompt_ms = (time.perf_counter() - tp) * 1000
 
@@ -176,14 +186,15 @@ class Engine:
 
         def handle(raw: str) -> CheckedSentence | None:
             tc = time.perf_counter()
-            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker)
+            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker,
+                                             relevance_margin=s.relevance_margin)
             timings.check_ms += (time.perf_counter() - tc) * 1000
             if not verdict.supported or any(tu.fold(verdict.text) == tu.fold(k.text) for k in kept):
                 if verdict.supported:
                     verdict.supported, verdict.dropped_reason = False, "repeats an earlier sentence"
                 dropped.append(verdict)
                 return None
-            verdict.cited = [book.cite(e, True, sc) for e, sc in chosen]
+            verdict.cited = [book.cite(e, True, sc, ctx) for e, sc, ctx in chosen]
             kept.append(verdict)
             return verdict
 
@@ -208,6 +219,9 @@ class Engine:
                 close()
         timings.generate_ms = (time.perf_counter() - (first or tg)) * 1000
         for raw in assembler.flush():
+            if not _FINISHED.search(raw):  # cut off by the token limit: never show half a claim
+                dropped.append(CheckedSentence(tu.strip_citations(raw), [], 0.0, False, "model", "cut off unfinished"))
+                continue
             v = handle(raw)
             if v:
                 yield Event("sentence", v)
@@ -224,11 +238,16 @@ class Engine:
     def build_messages(self, question: str, evidence: list[Evidence], lang: str) -> list[Message]:
         sources = "\n".join(f"[{e.n}] {e.text}" for e in evidence)
         user = template("answer").format(sources=sources, question=question, language=language.name(lang))
-        return [Message("system", template("system")), Message("user", user)]
+        messages = [Message("system", template("system"))]
+        if self.settings.few_shot:  # one worked example: small models learn the citation format from it
+            ex_sources, ex_question, ex_answer = (part.strip() for part in template("example").split("---"))
+            messages += [Message("user", template("answer").format(sources=ex_sources, question=ex_question, language="English")),
+                         Message("assistant", ex_answer)]
+        return messages + [Message("user", user)]
 
 
 def _topic(question: str, lang: str) -> str:
-    q = question.strip().rstrip("?").strip()
+    q = question.strip().rstrip("?.!").strip()
     if len(q) > 120:
         q = q[:117].rstrip() + "…"
     return f"“{q}”" if q else ("questo" if lang == "it" else "this")

@@ -53,31 +53,34 @@ def answerability(question: str, sources: list[Source], min_coverage: float = 0.
 
 def select(question: str, sources: list[Source], checker: SupportChecker, k: int, lang: str) -> list[Evidence]:
     """Score every sentence of the sources against the question; keep the best k, numbered 1..k."""
-    cands: list[tuple[Source, str, int, int]] = []
+    cands: list[tuple[Source, str, int, int, str, int]] = []
     for src in sources:
+        prev, prev_start = "", -1
         for sent, s, e in tu.sentences(src.text, offset=src.start):
             if len(sent.split()) < 4 or tu.is_injection(sent):
                 continue  # fragments and instructions hidden in documents are never evidence
-            cands.append((src, sent, s, e))
+            cands.append((src, sent, s, e, prev, prev_start))
+            prev, prev_start = sent, s
     if not cands:
         return []
     qv = checker.vectors([question])[0]
     svs = checker.vectors([c[1] for c in cands])
     scored = []
-    for (src, sent, s, e), sv in zip(cands, svs):
+    for (src, sent, s, e, prev, prev_start), sv in zip(cands, svs):
         cos = float(np.dot(qv, sv))
-        score = 0.55 * cos + 0.45 * lexical_coverage(question, sent)
+        lex = 0.7 * lexical_coverage(question, sent) + 0.3 * lexical_coverage(question, f"{prev} {sent}")
+        score = 0.55 * cos + 0.45 * lex
         if src.language == lang:
             score += 0.03  # prefer evidence in the question's language when it is as good
-        scored.append((score, src, sent, s, e))
+        scored.append((score, src, sent, s, e, prev, prev_start))
     scored.sort(key=lambda x: -x[0])
     picked, seen = [], set()
-    for score, src, sent, s, e in scored:
+    for score, src, sent, s, e, prev, prev_start in scored:
         key = tu.fold(sent)
         if key in seen:
             continue
         seen.add(key)
-        picked.append(Evidence(len(picked) + 1, src, sent, s, e, round(score, 4)))
+        picked.append(Evidence(len(picked) + 1, src, sent, s, e, round(score, 4), prev, prev_start))
         if len(picked) == k:
             break
     return picked

@@ -46,6 +46,7 @@ class HybridRetriever:
         self._vector = None
         self._bm25 = None
         self._live_ids: set[str] = set()
+        self.nodes: list = []
         self.load_seconds = 0.0
 
     # ---- loading -------------------------------------------------------------------------------
@@ -72,6 +73,7 @@ class HybridRetriever:
                     continue  # a stale or half-written version
                 nodes.append(metadata_dict_to_node(m, text=r["text"]))
             self._live_ids = {n.node_id for n in nodes}
+            self.nodes = nodes
             self._n_chunks = len(nodes)
             k = self.settings.top_k
             from llama_index.retrievers.bm25 import BM25Retriever

@@ -9,7 +9,7 @@ from index.language import _stopwords
 
 _SENT_END = re.compile(r"[.!?…]+[\"'”’»)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s+|$)")
 _ABBREV = {"mr", "mrs", "ms", "dr", "prof", "vs", "etc", "inc", "ltd", "co", "st", "jr", "sr", "e.g", "i.e", "u.s", "u.k", "no", "fig"}
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?!\w)|[^\W_]+", re.UNICODE)  # "3.1", "10" | "Q2", "4o", "words"
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
 
@@ -116,8 +116,19 @@ _MULT = {"thousand": 1e3, "mila": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6
 
 def numbers(text: str) -> set[float]:
     """Numeric values in text, with number words and multipliers normalised ("ten million" == "10 million")."""
+    return {v for v, _ in quantities(text)}
+
+
+_UNIT_ALIASES = {"ore": "hour", "ora": "hour", "giorni": "day", "giorno": "day", "anni": "year", "anno": "year",
+                 "settimane": "week", "settimana": "week", "mesi": "month", "mese": "month", "utenti": "user",
+                 "utente": "user", "parametri": "param", "minuti": "minut"}
+
+
+def quantities(text: str) -> set[tuple[float, str]]:
+    """(value, unit) pairs: "seven hours" -> (7, "hour"), "10 million users" -> (1e7, "user"); unit "" if none."""
     toks = [fold(t) for t in tokens(CITE.sub(" ", text))]
-    out: set[float] = set()
+    sw = stopwords()
+    out: set[tuple[float, str]] = set()
     i = 0
     while i < len(toks):
         t = toks[i]
@@ -139,7 +150,13 @@ def numbers(text: str) -> set[float]:
             if i + 1 < len(toks) and toks[i + 1] in _MULT:
                 val *= _MULT[toks[i + 1]]
                 i += 1
-            out.add(val)
+            unit = ""
+            if i + 1 < len(toks) and toks[i + 1] not in sw and not toks[i + 1][0].isdigit():
+                w = toks[i + 1]
+                unit = _UNIT_ALIASES.get(w) or stem(w)
+                if unit.endswith("s") and len(unit) > 3:
+                    unit = unit[:-1]
+            out.add((val, unit[:4]))
         i += 1
     return out
 

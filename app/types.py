@@ -35,6 +35,8 @@ class Evidence:
     start: int  # offsets into the original document text
     end: int
     score: float
+    context: str = ""  # the sentence before it in the same passage (resolves "this model", "he")
+    context_start: int = -1
 
 
 @dataclass

@@ -140,8 +140,12 @@ class Capture:
         self.messages = None
         self.prefill_ms = None
 
+    capture_only = False
+
     def stream(self, messages, **kw):
         self.messages = messages
+        if self.capture_only:  # record the exact messages, call no model
+            return
         t = time.perf_counter()
         first = True
         for piece in self.real.stream(messages, **kw):
@@ -158,14 +162,13 @@ class Capture:
 
 
 def raw_ttft_ms(backend, messages) -> tuple[float, int]:
-    """Raw llama.cpp: create_chat_completion on the same Llama object with the same messages, KV cache reset first."""
+    """Raw llama.cpp: create_chat_completion on the same Llama object with the same messages (caller sets the KV state)."""
     llm = backend._llm
     msgs = [{"role": m.role, "content": m.content} for m in messages]
     lock = getattr(backend, "_lock", None)
     if lock:
         lock.acquire()
     try:
-        llm.reset()
         t = time.perf_counter()
         it = llm.create_chat_completion(messages=msgs, stream=True, max_tokens=8, temperature=0.0, seed=0)
         ttft = None
@@ -198,12 +201,30 @@ def task_answer(a: dict) -> dict:
     for rep in range(a["repeats"]):
         rows = []
         for q in qs:
+            # side by side from the same llama.cpp state: record the messages without a model call, run raw
+            # llama.cpp on them, restore the KV state, then time the pipeline
+            llm = real._llm
+            state = llm.save_state()
+            cap.messages, cap.prefill_ms, cap.capture_only = None, None, True
+            known = set(eng.checker._cache)
+            eng.ask(q)
+            cap.capture_only = False
+            # forget what the capture pass cached, so the timed ask pays for it as it would have
+            _clear_query_cache(eng)
+            with eng.checker._lock:
+                for key in [k for k in eng.checker._cache if k not in known]:
+                    del eng.checker._cache[key]
+            messages = cap.messages
+            raw = None
+            if messages is not None:
+                raw = raw_ttft_ms(real, messages)
+                llm.load_state(state)
             cap.messages, cap.prefill_ms = None, None
             ans = eng.ask(q)
             t = ans.timings
             row = {"question": q, "refused": ans.refused, **t.to_dict(), "prefill_ms": cap.prefill_ms}
-            if cap.messages is not None and not ans.refused:
-                row["raw_ttft_ms"], row["prompt_tokens"] = raw_ttft_ms(real, cap.messages)
+            if raw and not ans.refused:
+                row["raw_ttft_ms"], row["prompt_tokens"] = raw
                 row["overhead_ratio"] = t.ttft_ms / row["raw_ttft_ms"] if row["raw_ttft_ms"] else None
             rows.append(row)
         runs.append(rows)

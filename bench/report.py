@@ -50,6 +50,29 @@ def render(r: dict, base: dict | None) -> str:
         met = "–" if v is None else ("yes" if ok(v) else "**no**")
         L.append(f"| {label} | {tgt} | " + (f"{f(b, nd)} {unit} | " if base else "") + f"{f(v, nd)} {unit} | {met} |")
     if base:
+        rows = [("answer: time to first token p50 (ms)", ("answer", "ttft_ms"), 0),
+                ("answer: total time p50 (ms)", ("answer", "total_ms"), 0),
+                ("answer: tokens/s p50", ("answer", "tokens_per_s"), 1),
+                ("answer: retrieve (ms)", ("answer", "retrieve_ms"), 1),
+                ("answer: build prompt (ms)", ("answer", "prompt_ms"), 1),
+                ("answer: prefill (ms)", ("answer", "prefill_ms"), 0),
+                ("answer: generate (ms)", ("answer", "generate_ms"), 0),
+                ("answer: check citations (ms)", ("answer", "check_ms"), 1),
+                ("answer: raw llama.cpp TTFT (ms)", ("answer", "raw_ttft_ms"), 0),
+                ("ingest seeds cold: chunks/s", ("ingest", "seeds", "cold_chunks_per_s"), 1),
+                ("ingest seeds cold: whole process (s)", ("ingest", "seeds", "cold_process_total_s"), 1),
+                ("ingest seeds warm, fresh process (s)", ("ingest", "seeds", "warm_fresh_process_total_s"), 1),
+                ("chat cold start (s)", ("chat", "cold_start_s"), 1),
+                ("chat idle RSS (MB)", ("chat", "idle_rss_mb"), 0)]
+
+        def dig(d, path):
+            for k in path:
+                d = d.get(k) if isinstance(d, dict) else None
+            return d
+
+        L += ["", "Before and after, in detail:", "", "| measure | before | after |", "|---|---|---|"]
+        for label, path, nd in rows:
+            L.append(f"| {label} | {mmm(dig(base, path), nd)} | {mmm(dig(r, path), nd)} |")
         L += ["", f"Before = `bench/baseline.json` ({base['mode']} run on {base['started']}"
                   f"{': ' + base['label'] if base.get('label') else ''}, load average {base['machine']['load_avg_at_start']})."]
     L.append("")

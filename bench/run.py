@@ -305,6 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         bench_answer(cfg, res, seeds_dir)
     if "chat" in phases:
         bench_chat(cfg, res, seeds_dir)
+    if phases != {"ingest", "retrieval", "answer", "chat"} and (BENCH / "results.json").exists():
+        # a partial run updates the phases it ran and keeps the others from the last results.json
+        prev = json.loads((BENCH / "results.json").read_text("utf-8"))
+        for k in ("ingest", "retrieval", "answer", "chat"):
+            if k not in res and k in prev:
+                res[k] = prev[k]
+        res["label"] = (res.get("label") or "") + f" (phases {','.join(sorted(phases))} re-run; others from {prev.get('started')})"
     res["notes"] = NOTES
     res["bench_seconds"] = round(time.perf_counter() - t0, 1)
     res["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -24,14 +24,9 @@ def test_true_sentence_is_supported(checker):
     assert checker.score("Threads crossed 10 million users within seven hours.", PASSAGE) >= checker.min_support
 
 
-UNIT_BUG = pytest.mark.xfail(strict=True, reason=(
-    "BUG app/textutil.py numbers() keeps only the value (7) and drops its unit, so app/checking.py binding_problem "
-    "accepts '10 million users in 7 days' against '10 million users within seven hours'"))
-
-
 @pytest.mark.parametrize("wrong", [
-    pytest.param("Threads crossed 10 million users in 7 days.", marks=UNIT_BUG),  # ChatGPT's 7 days given to Threads
-    pytest.param("Threads crossed 10 million users within seven days.", marks=UNIT_BUG),
+    "Threads crossed 10 million users in 7 days.",  # ChatGPT's 7 days given to Threads
+    "Threads crossed 10 million users within seven days.",
     "ChatGPT crossed 10 million users within seven hours.",  # Threads' number given to ChatGPT
     "Threads crossed 1 million users within seven hours.",
 ])
@@ -63,19 +58,18 @@ def test_wrong_citation_is_corrected(checker):
     verdict, chosen = check_sentence("Threads crossed 10 million users within seven hours [2].", ev, q, "en", checker, 0.42)
     assert verdict.supported
     assert verdict.dropped_reason == "citation corrected"
-    assert [e.n for e, _ in chosen] == [1]
+    assert [e.n for e, *_ in chosen] == [1]
     assert "[2]" not in verdict.text
 
     # the right citation stays as it is
     verdict, chosen = check_sentence("Threads crossed 10 million users within seven hours [1].", ev, q, "en", checker, 0.42)
-    assert verdict.supported and verdict.dropped_reason == "" and [e.n for e, _ in chosen] == [1]
+    assert verdict.supported and verdict.dropped_reason == "" and [e.n for e, *_ in chosen] == [1]
 
     # a missing citation is added
     verdict, chosen = check_sentence("Llama 3.1 has 405 billion parameters.", ev, "How big is Llama 3.1?", "en", checker, 0.42)
-    assert verdict.supported and verdict.dropped_reason == "citation added" and [e.n for e, _ in chosen] == [2]
+    assert verdict.supported and verdict.dropped_reason == "citation added" and [e.n for e, *_ in chosen] == [2]
 
 
-@UNIT_BUG
 def test_false_sentence_is_dropped_whatever_it_cites(checker):
     from app.citations import check_sentence
 

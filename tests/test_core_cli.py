@@ -89,7 +89,7 @@ def test_ask_json_after_bad_inputs(site, first_ingest):
     for key in ("question", "answer", "refused", "citations", "backend", "model", "timings"):
         assert key in a, key
     assert a["question"] == THREADS_Q
-    assert a["refused"] is False, a["answer"]  # what it says: test_core_answering.py (see ANSWER_BUG there)
+    assert a["refused"] is False, a["answer"]
     assert a["backend"] == "llamacpp" and a["model"].endswith(".gguf")
     assert {c["doc_id"] for c in a["citations"]} & {D0, D1}
     for c in a["citations"]:
@@ -191,8 +191,6 @@ def test_any_gguf_by_path(site, first_ingest, tmp_path):
     assert_one_line_error(r, "junk.gguf", "gguf", progress_noise=True)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG app/llm/select.py:28-37 backend=auto treats a --model path that does not "
-                   "end in .gguf as an Ollama model name and silently falls back to the default SmolLM2")
 def test_auto_with_a_non_gguf_model_path_is_an_error(site, first_ingest, tmp_path):
     weights = tmp_path / "weights.bin"
     weights.write_bytes(b"not a model\n" * 100)

@@ -158,8 +158,6 @@ def test_cli_backend_ollama_errors_are_one_line(standin, engine, tmp_path):
     assert time.monotonic() - t0 < 120
 
 
-@pytest.mark.xfail(strict=True, reason="BUG index/embedders.py LocalEmbedder.as_llama_index: loading MiniLM prints "
-                   "transformers' 'Loading weights' tqdm bar on stderr, so an error after retrieval is not one line")
 def test_error_after_embedder_load_is_exactly_one_line(engine, tmp_path):
     down = f"http://127.0.0.1:{free_port()}"
     r = citeqa(["ask", THREADS_Q, "--backend", "ollama", "--data-dir", str(engine.settings.data_dir)], cwd=tmp_path,

@@ -252,9 +252,11 @@ def serve(settings: Settings) -> int:
         report = engine.ingest()
         for f in report.failed:
             print(f"citeqa: {f.error}", flush=True)
-    engine.warm_up()
-    d = engine.describe()
-    print(f"citeqa: {d['documents']} documents, {d['chunks']} chunks; {d['backend']}: {d['model']}", flush=True)
+    import threading
+
+    # serve at once; models load in the background (the engine's locks make an early question wait safely)
+    threading.Thread(target=engine.warm_up, name="citeqa-warm-up", daemon=True).start()
+    print(f"citeqa: {len(engine.documents())} documents; loading models in the background", flush=True)
     app = create_app(engine)
     print(f"citeqa: chat at http://{settings.host}:{settings.port}", flush=True)
     launch(app, settings.host, settings.port)

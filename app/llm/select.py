@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 
+def _looks_like_path(model: str) -> bool:
+    """Ollama names look like `llama3.2:3b`; anything with a path separator or a file suffix is a file."""
+    p = Path(model).expanduser()
+    return "/" in model or "\\" in model or p.suffix.lower() in (".gguf", ".bin", ".ggml") or p.exists()
+
+
 def _embedded(settings: "Settings", model: str | None) -> LLMBackend:
     path = Path(model).expanduser() if model else default_gguf()
     return LlamaCppBackend.shared(path, settings.n_ctx, settings.n_threads, settings.seed)
@@ -26,8 +32,8 @@ def make_backend(settings: "Settings") -> tuple[LLMBackend, str]:
         model = settings.model or settings.ollama_model
         return OllamaBackend(model, settings.ollama_host, settings.ollama_connect_timeout, settings.ollama_read_timeout), "chosen by --backend ollama"
     # auto
-    if settings.model and settings.model.lower().endswith(".gguf"):
-        return _embedded(settings, settings.model), "auto: --model is a GGUF file"
+    if settings.model and _looks_like_path(settings.model):
+        return _embedded(settings, settings.model), "auto: --model is a file"
     want = settings.model or settings.ollama_model
     try:
         names = list_models(settings.ollama_host, connect_timeout=min(settings.ollama_connect_timeout, 1.0), read_timeout=3.0)
