@@ -158,15 +158,16 @@ def _strip_numbers_of(question: str, text: str) -> str:
 
 def quote_fallback(evidence: list[Evidence], lang: str, margin: float = 0.08) -> list[Evidence]:
     """What to quote when no model sentence survives: the best evidence (in the question's language when
-    nearly as good), plus the runner-up from the same language when it scores within `margin`."""
+    nearly as good), plus the best other sentence of the same document when it scores within `margin`."""
     if not evidence:
         return []
     pool = [e for e in evidence if e.source.language == lang]
     if not pool or pool[0].score < evidence[0].score - margin:
         pool = evidence
     out = [pool[0]]
-    if len(pool) > 1 and pool[1].score >= pool[0].score - margin and pool[1].source.language == pool[0].source.language:
-        out.append(pool[1])
+    runner = next((e for e in pool[1:] if e.source.doc_id == pool[0].source.doc_id), None)
+    if runner is not None and runner.score >= pool[0].score - margin:
+        out.append(runner)  # a second sentence of the same document, when nearly as relevant
     return sorted(out, key=lambda e: (e.source.doc_id, e.start))
 
 
