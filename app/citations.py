@@ -156,7 +156,7 @@ def _strip_numbers_of(question: str, text: str) -> str:
     return text
 
 
-def quote_fallback(evidence: list[Evidence], lang: str, margin: float = 0.08) -> list[Evidence]:
+def quote_fallback(evidence: list[Evidence], lang: str, margin: float = 0.15) -> list[Evidence]:
     """What to quote when no model sentence survives: the best evidence (in the question's language when
     nearly as good), plus the best other sentence of the same document when it scores within `margin`."""
     if not evidence:

@@ -110,8 +110,8 @@ def evaluate_answer(item: QAItem, ans: dict, judge: Any, k: int | None) -> dict:
         by_n = {c.get("n"): c.get("quote", "") for c in citations}
         pairs = [
             (s.get("text", ""), [by_n.get(n, "") for n in s.get("cited", [])])
-            for s in sentences
-            if s.get("origin") != "refusal" and (s.get("text") or "").strip()
+            for s in sentences  # the answer's own sentences; dropped draft sentences were never shown
+            if s.get("supported", True) and s.get("origin") != "refusal" and (s.get("text") or "").strip()
         ]
         if pairs:
             m.update(M.alce_citation_scores(pairs, judge.entails))
