@@ -78,7 +78,9 @@ class HybridRetriever:
             k = self.settings.top_k
             from llama_index.retrievers.bm25 import BM25Retriever
 
-            self._bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=k, language="en")
+            # keep version numbers whole ("3.1", "4o") and single digits ("Llama 3"): the default pattern drops them
+            self._bm25 = BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=k, language="en",
+                                                     token_pattern=r"(?u)\b\w+(?:\.\d+)*\b")
             index = VectorStoreIndex.from_vector_store(self.store.vector_store(col), embed_model=self.embedder.as_llama_index())
             self._vector = index.as_retriever(similarity_top_k=k + 4)
             self._fusion = QueryFusionRetriever(
