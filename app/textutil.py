@@ -53,7 +53,8 @@ def stopwords() -> frozenset[str]:
         words |= {fold(w) for w in sw.get(code, ())}
     words |= {"also", "would", "could", "like", "even", "one", "many", "much", "said", "says", "according", "however", "did", "does", "quickly", "many", "whose", "which", "what", "who", "whom", "when", "where", "why", "how", "quanto", "quale", "quali", "come", "cosa", "perche", "chi", "dove", "quando", "tell", "documents", "document", "article", "articles", "documenti", "articolo", "secondo",
               "say", "said", "says", "mention", "mentioned", "give", "given", "gives", "cite", "cited", "call", "called",
-              "describe", "described", "talk", "talked", "state", "stated", "dice", "detto", "parlato", "citato", "citata"}
+              "describe", "described", "talk", "talked", "state", "stated", "giving", "saying", "calling", "citing",
+              "mentioning", "stating", "describing", "talking", "called", "known", "example", "esempio", "dice", "detto", "parlato", "citato", "citata"}
     return frozenset(words)
 
 
