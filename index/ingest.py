@@ -1,7 +1,6 @@
 """Ingestion: files -> clean -> chunk -> embed (batched) -> Chroma, idempotent by content hash."""
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -212,7 +211,3 @@ def list_documents(settings: "Settings", store: ChromaStore | None = None) -> li
     if col is None:
         return []
     return list(doc_table(store.records(col, with_text=False)).values())
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
