@@ -92,8 +92,7 @@ class SupportChecker:
         prec = self.precision(sentence, passage, question)
         if question:
             # what the sentence adds beyond the question must come from the passage
-            q = set(tu.content_stems(question))
-            new = [t for t in tu.content_stems(sentence) if t not in q]
+            new = tu.beyond(sentence, question)
             p = set(tu.content_stems(passage))
             if new and sum(t in p for t in new) / len(new) < 0.75:
                 return 0.5 * prec, "what it adds to the question is not in the passage"

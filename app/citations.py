@@ -104,8 +104,7 @@ def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str,
     if _PLACEHOLDER.search(_LIST.sub("", raw)):
         verdict.dropped_reason = "a citation stands where a name or fact should be"
         return verdict, []
-    new = [t for t in tu.content_stems(text) if t not in set(tu.content_stems(question))]
-    if not new:
+    if not tu.beyond(text, question):
         verdict.dropped_reason = "restates the question without answering it"
         return verdict, []
     asked = tu.numbers(question)

@@ -144,7 +144,7 @@ class Engine:
         tp = time.perf_counter()
         evidence = select(search_q, sources, self.checker, s.evidence_k, lang) if search_q else []
         best = evidence[0].score if evidence else 0.0
-        coverage, uncovered = answerability(search_q, sources) if search_q else (0.0, "")
+        _, uncovered = answerability(search_q, sources) if search_q else (0.0, "")
         timings.prompt_ms = (time.perf_counter() - tp) * 1000
 
         def finish(answer_text: str, refused: bool, sentences: list[CheckedSentence], book: CitationBook | None,

@@ -51,10 +51,13 @@ def stopwords() -> frozenset[str]:
     words = set()
     for code in ("en", "it", "fr", "de", "es", "pt"):
         words |= {fold(w) for w in sw.get(code, ())}
-    words |= {"also", "would", "could", "like", "even", "one", "many", "much", "said", "says", "according", "however", "did", "does", "quickly", "many", "whose", "which", "what", "who", "whom", "when", "where", "why", "how", "quanto", "quale", "quali", "come", "cosa", "perche", "chi", "dove", "quando", "tell", "documents", "document", "article", "articles", "documenti", "articolo", "secondo",
+    words |= {"also", "would", "could", "like", "even", "one", "many", "much", "according", "however", "did", "does",
+              "quickly", "whose", "which", "what", "who", "whom", "when", "where", "why", "how", "quanto", "quale",
+              "quali", "come", "cosa", "perche", "chi", "dove", "quando", "tell", "documents", "document", "article",
+              "articles", "documenti", "articolo", "secondo",
               "say", "said", "says", "mention", "mentioned", "give", "given", "gives", "cite", "cited", "call", "called",
               "describe", "described", "talk", "talked", "state", "stated", "giving", "saying", "calling", "citing",
-              "mentioning", "stating", "describing", "talking", "called", "known", "example", "esempio", "dice", "detto", "parlato", "citato", "citata"}
+              "mentioning", "stating", "describing", "talking", "known", "example", "esempio", "dice", "detto", "parlato", "citato", "citata"}
     return frozenset(words)
 
 
@@ -80,6 +83,12 @@ def content_stems(text: str) -> list[str]:
             continue
         out.append(stem(t))
     return out
+
+
+def beyond(text: str, question: str) -> list[str]:
+    """Content stems of `text` that the question does not already contain: what the text adds."""
+    asked = set(content_stems(question))
+    return [t for t in content_stems(text) if t not in asked]
 
 
 def entities(text: str) -> set[str]:
