@@ -16,6 +16,7 @@ SETTING_FLAGS = [
     ("--collection", "collection", str, "Chroma collection name"),
     ("--embedder", "embedder", str, "local | ollama"),
     ("--embed-model", "embed_model", str, "Ollama embedding model (embedder=ollama)"),
+    ("--embed-precision", "embed_precision", str, "int8 (faster) | fp32 (local embedder; recorded in the index)"),
     ("--backend", "backend", str, "auto | llamacpp | ollama"),
     ("--model", "model", str, "GGUF path (llamacpp) or Ollama model name"),
     ("--ollama-host", "ollama_host", str, "Ollama server URL (OLLAMA_HOST)"),

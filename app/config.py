@@ -23,13 +23,17 @@ class Settings(BaseSettings):
     # where things live
     data_dir: Path = Field(Path(".citeqa"), description="Index and caches (embedded Chroma lives here).")
     docs_path: Path = Field(Path("seeds"), description="What `citeqa ingest` reads when no path is given.")
+    model_cache: Path = Field(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citeqa",
+                              description="Where the local embedder's ONNX files are built once (from installed weights).")
     collection: str = Field("citeqa", min_length=3, max_length=60, description="Chroma collection name.")
     chroma_url: str | None = Field(None, description="Use a Chroma server (`chroma run`) instead of the embedded store.")
 
     # embedding and chunking (recorded in the index)
     embedder: Literal["local", "ollama"] = Field("local", description="`local` all-MiniLM-L6-v2 or `ollama`.")
     embed_model: str = Field("", description="Ollama embedding model name (e.g. nomic-embed-text) when embedder=ollama.")
-    embed_batch_size: int = Field(32, ge=1, le=1024)
+    embed_precision: Literal["int8", "fp32"] = Field(
+        "int8", description="Local embedder: `int8` (about 2x faster) or `fp32` (exact sentence-transformers vectors).")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per request to an Ollama embedder.")
     chunk_size: int = Field(160, ge=32, le=2048, description="Chunk size in tokens.")
     chunk_overlap: int = Field(24, ge=0, le=512)
 

@@ -40,6 +40,7 @@ def _add(out, text, s, e, base):
         out.append((seg, base + s + lead, base + s + lead + len(seg)))
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(s: str) -> str:
     s = unicodedata.normalize("NFKD", s.lower().replace("’", "'"))
     return "".join(ch for ch in s if not unicodedata.combining(ch))
@@ -61,6 +62,7 @@ def stopwords() -> frozenset[str]:
     return frozenset(words)
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(tok: str) -> str:
     t = fold(tok)
     if t.isdigit():
@@ -75,6 +77,11 @@ def tokens(text: str) -> list[str]:
 
 
 def content_stems(text: str) -> list[str]:
+    return list(_content_stems(text))
+
+
+@lru_cache(maxsize=8192)  # the same passages and evidence sentences come back question after question
+def _content_stems(text: str) -> tuple[str, ...]:
     sw = stopwords()
     out = []
     for t in tokens(CITE.sub(" ", text)):
@@ -82,7 +89,7 @@ def content_stems(text: str) -> list[str]:
         if f in sw or (len(f) < 2 and not f.isdigit()):
             continue
         out.append(stem(t))
-    return out
+    return tuple(out)
 
 
 def beyond(text: str, question: str) -> list[str]:
@@ -101,6 +108,7 @@ def entities(text: str) -> set[str]:
     return out
 
 
+@lru_cache(maxsize=1 << 16)
 def entity_key(tok: str) -> str:
     """Names compare whole (Alphabet != Alpha-Beta), ignoring case, accents, possessive and plural s."""
     t = fold(tok)

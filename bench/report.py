@@ -29,7 +29,7 @@ def mmm(d, nd=1):
     return f"{f(d['median'], nd)} ({f(d['min'], nd)}–{f(d['max'], nd)})"
 
 
-def render(r: dict, base: dict | None) -> str:
+def render(r: dict, base: dict | None, prev: dict | None = None) -> str:
     m = r["machine"]
     L = ["# citeqa benchmarks", ""]
     L.append(f"Produced by `python -m bench.run{' --quick' if r['mode'] == 'quick' else ''}` on {r['started']} "
@@ -42,14 +42,16 @@ def render(r: dict, base: dict | None) -> str:
           "(other processes on the machine make figures noisier; see the min–max ranges)",
           "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), ""]
 
-    L += ["## Targets", "", "| figure | target | " + ("before | " if base else "") + "now | met |", "|---|---|" + ("---|" if base else "") + "---|---|"]
+    runs = [b for b in (base, prev) if b]  # earlier runs shown before "now": original code, previous session
+    heads = ["before" if b is base else "previous" for b in runs]
+    L += ["## Targets", "", "| figure | target | " + "".join(h + " | " for h in heads) + "now | met |",
+          "|---|---|" + "---|" * len(runs) + "---|---|"]
     for key, label, unit, tgt, ok in TARGETS:
         v = r.get(key)
-        b = base.get(key) if base else None
         nd = 2 if key in ("overhead_ratio", "non_generation_share_of_ttft") else 1
         met = "–" if v is None else ("yes" if ok(v) else "**no**")
-        L.append(f"| {label} | {tgt} | " + (f"{f(b, nd)} {unit} | " if base else "") + f"{f(v, nd)} {unit} | {met} |")
-    if base:
+        L.append(f"| {label} | {tgt} | " + "".join(f"{f(b.get(key), nd)} {unit} | " for b in runs) + f"{f(v, nd)} {unit} | {met} |")
+    if runs:
         rows = [("answer: time to first token p50 (ms)", ("answer", "ttft_ms"), 0),
                 ("answer: total time p50 (ms)", ("answer", "total_ms"), 0),
                 ("answer: tokens/s p50", ("answer", "tokens_per_s"), 1),
@@ -62,6 +64,9 @@ def render(r: dict, base: dict | None) -> str:
                 ("ingest seeds cold: chunks/s", ("ingest", "seeds", "cold_chunks_per_s"), 1),
                 ("ingest seeds cold: whole process (s)", ("ingest", "seeds", "cold_process_total_s"), 1),
                 ("ingest seeds warm, fresh process (s)", ("ingest", "seeds", "warm_fresh_process_total_s"), 1),
+                ("ingest 1k synthetic: chunks/s", ("ingest", "synthetic", "1000", "chunks_per_s"), 1),
+                ("retrieval hybrid p50 at 100k (ms)", ("retrieval", "100000", "modes", "hybrid", "p50_ms"), 1),
+                ("retrieval index load at 100k (s)", ("retrieval", "100000", "load_s"), 1),
                 ("chat cold start (s)", ("chat", "cold_start_s"), 1),
                 ("chat idle RSS (MB)", ("chat", "idle_rss_mb"), 0)]
 
@@ -70,11 +75,18 @@ def render(r: dict, base: dict | None) -> str:
                 d = d.get(k) if isinstance(d, dict) else None
             return d
 
-        L += ["", "Before and after, in detail:", "", "| measure | before | after |", "|---|---|---|"]
+        def cell(d, nd):
+            return mmm(d, nd) if isinstance(d, dict) else f(d, nd)
+
+        L += ["", "Before and after, in detail:", "", "| measure | " + "".join(h + " | " for h in heads) + "now |",
+              "|---|" + "---|" * len(runs) + "---|"]
         for label, path, nd in rows:
-            L.append(f"| {label} | {mmm(dig(base, path), nd)} | {mmm(dig(r, path), nd)} |")
-        L += ["", f"Before = `bench/baseline.json` ({base['mode']} run on {base['started']}"
-                  f"{': ' + base['label'] if base.get('label') else ''}, load average {base['machine']['load_avg_at_start']})."]
+            L.append(f"| {label} | " + "".join(f"{cell(dig(b, path), nd)} | " for b in runs) + f"{cell(dig(r, path), nd)} |")
+        L.append("")
+        for h, b in zip(heads, runs):
+            src = "bench/baseline.json" if b is base else "bench/previous.json"
+            L.append(f"- {h} = `{src}` ({b['mode']} run on {b['started']}"
+                     f"{': ' + b['label'] if b.get('label') else ''}, load average {b['machine']['load_avg_at_start']}).")
     L.append("")
 
     ing = r.get("ingest")
@@ -89,7 +101,9 @@ def render(r: dict, base: dict | None) -> str:
               f"| warm, same process (s) | {mmm(s['warm_same_process_s'], 3)} |",
               f"| warm, fresh process: ingest call / whole process (s) | {mmm(s['warm_fresh_process_s'], 3)} / {mmm(s['warm_fresh_process_total_s'], 2)} |",
               f"| chunks embedded by the warm runs (must be 0) | {s['warm_embedded']} |",
-              f"| peak RSS (MB) | {mmm(s['peak_rss_mb'], 0)} |", "",
+              f"| peak RSS (MB) | {mmm(s['peak_rss_mb'], 0)} |",
+              f"| one-time build of the ONNX embedder (export + int8), s / peak RSS MB | "
+              f"{mmm(ing.get('model_build_s'), 1)} / {mmm(ing.get('model_build_peak_rss_mb'), 0)} |", "",
               "Synthetic corpus (paragraphs of 4–6 seed sentences, deterministic; each size is a prefix of the next):", "",
               "| chunks | how | chunks/s | seconds | peak RSS MB |", "|---|---|---|---|---|"]
         for n, v in sorted(ing["synthetic"].items(), key=lambda kv: int(kv[0])):

@@ -174,6 +174,7 @@ class Ingestor:
                     report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language, old.title))
                     continue
                 nodes, res = self.prepare(f, catalogs[folder])
+                self.embedder.load()
                 te = time.perf_counter()
                 vectors = self.embedder.embed_documents([n.get_content() for n in nodes])
                 report.embed_seconds += time.perf_counter() - te
