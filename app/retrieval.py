@@ -171,15 +171,6 @@ class HybridRetriever:
             raise IndexError_("the index is empty: run `citeqa ingest` (it indexes seeds/ by default) first")
         return col, count
 
-    def _all_ids(self, col, batch: int = 50000) -> list[str]:
-        out, offset = [], 0
-        while True:
-            ids = col.get(include=[], limit=batch, offset=offset)["ids"]
-            out.extend(ids)
-            if len(ids) < batch:
-                return out
-            offset += batch
-
     # ---- loading -------------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
         if not force and self._fresh():
@@ -195,7 +186,7 @@ class HybridRetriever:
                 # The sqlite file changed: compare the chunk ids too, as a changed file can keep its number of
                 # chunks (0.6 s at 100k chunks, only after a write). A server is checked on a timer instead,
                 # and fetching every id each time would cost a second: there the count decides, as it did.
-                if sig is None or _ids_digest(self._all_ids(col)) == st.stamp[3]:
+                if sig is None or _ids_digest(self.store.ids(col)) == st.stamp[3]:
                     self._mark_checked(sig)
                     return
             self._load(col, fingerprint)
@@ -235,9 +226,8 @@ class HybridRetriever:
     # ---- querying ------------------------------------------------------------------------------
     def _vector_hits(self, st: _State, query: str, n: int) -> list[tuple[str, float]]:
         vec = self.embedder.embed_query(query)
-        got = st.col.query(query_embeddings=[vec], n_results=n, include=["distances"])
         # the similarity llama-index's Chroma store reports
-        return [(cid, math.exp(-d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
+        return [(cid, math.exp(-d)) for cid, d in self.store.nearest(st.col, vec, n)]
 
     def _bm25_hits(self, st: _State, query: str, k: int) -> list[tuple[str, float]]:
         return [(st.ids[i], s) for i, s in st.bm25.top(query, k)]

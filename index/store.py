@@ -145,21 +145,39 @@ class ChromaStore:
 
     # ---- records -----------------------------------------------------------------------------
     @staticmethod
-    def records(col, where: dict | None = None, with_text: bool = True, batch: int = 5000) -> list[dict]:
-        """All chunk records (id, metadata[, text]) in pages, so a 100k-chunk index does not hit limits."""
-        include = ["metadatas", "documents"] if with_text else ["metadatas"]
-        out, offset = [], 0
+    def _pages(col, include: list[str], where: dict | None = None, batch: int = 5000):
+        """`col.get` page by page, so a 100k-chunk index does not hit limits."""
+        offset = 0
         while True:
             got = col.get(where=where, include=include, limit=batch, offset=offset)
-            ids = got["ids"]
-            for i, cid in enumerate(ids):
+            yield got
+            if len(got["ids"]) < batch:
+                return
+            offset += batch
+
+    @staticmethod
+    def records(col, where: dict | None = None, with_text: bool = True, batch: int = 5000) -> list[dict]:
+        """All chunk records (id, metadata[, text])."""
+        include = ["metadatas", "documents"] if with_text else ["metadatas"]
+        out = []
+        for got in ChromaStore._pages(col, include, where, batch):
+            for i, cid in enumerate(got["ids"]):
                 rec = {"id": cid, "metadata": got["metadatas"][i]}
                 if with_text:
                     rec["text"] = got["documents"][i]
                 out.append(rec)
-            if len(ids) < batch:
-                return out
-            offset += batch
+        return out
+
+    @staticmethod
+    def ids(col, batch: int = 50000) -> list[str]:
+        """Every chunk id, nothing else (cheap: no metadata or text)."""
+        return [cid for got in ChromaStore._pages(col, [], batch=batch) for cid in got["ids"]]
+
+    @staticmethod
+    def nearest(col, vector: list[float], n: int) -> list[tuple[str, float]]:
+        """The n nearest chunk ids with their distances (no metadata or text: the caller has the chunks)."""
+        got = col.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        return list(zip(got["ids"][0], got["distances"][0]))
 
     @staticmethod
     def delete_where(col, where: dict) -> None:
