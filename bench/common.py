@@ -86,7 +86,7 @@ def machine() -> dict:
         "platform": platform.platform(), "processor": _cpu_model(), "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     versions = {}
-    for mod in ("app", "llama_cpp", "chromadb", "llama_index.core", "onnxruntime", "torch", "transformers", "bm25s", "gradio", "numpy"):
+    for mod in ("app", "llama_cpp", "chromadb", "llama_index.core", "openvino", "nncf", "onnxruntime", "torch", "transformers", "bm25s", "gradio", "numpy"):
         try:
             m = __import__(mod, fromlist=["__version__"])
             versions[mod] = getattr(m, "__version__", "?")

@@ -29,7 +29,8 @@ def mmm(d, nd=1):
     return f"{f(d['median'], nd)} ({f(d['min'], nd)}–{f(d['max'], nd)})"
 
 
-def render(r: dict, base: dict | None, prev: dict | None = None) -> str:
+def render(r: dict, base: dict | None, history: list[tuple[str, str, dict]] | None = None) -> str:
+    """`history`: earlier runs as (column head, file, results), oldest first, shown between "before" and "now"."""
     m = r["machine"]
     L = ["# citeqa benchmarks", ""]
     L.append(f"Produced by `python -m bench.run{' --quick' if r['mode'] == 'quick' else ''}` on {r['started']} "
@@ -42,8 +43,8 @@ def render(r: dict, base: dict | None, prev: dict | None = None) -> str:
           "(other processes on the machine make figures noisier; see the min–max ranges)",
           "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), ""]
 
-    runs = [b for b in (base, prev) if b]  # earlier runs shown before "now": original code, previous session
-    heads = ["before" if b is base else "previous" for b in runs]
+    earlier = ([("before", "bench/baseline.json", base)] if base else []) + list(history or [])
+    heads, srcs, runs = [e[0] for e in earlier], [e[1] for e in earlier], [e[2] for e in earlier]
     L += ["## Targets", "", "| figure | target | " + "".join(h + " | " for h in heads) + "now | met |",
           "|---|---|" + "---|" * len(runs) + "---|---|"]
     for key, label, unit, tgt, ok in TARGETS:
@@ -68,6 +69,7 @@ def render(r: dict, base: dict | None, prev: dict | None = None) -> str:
                 ("retrieval hybrid p50 at 100k (ms)", ("retrieval", "100000", "modes", "hybrid", "p50_ms"), 1),
                 ("retrieval index load at 100k (s)", ("retrieval", "100000", "load_s"), 1),
                 ("chat cold start (s)", ("chat", "cold_start_s"), 1),
+                ("chat: models loaded, ready (s)", ("chat", "ready_s"), 1),
                 ("chat idle RSS (MB)", ("chat", "idle_rss_mb"), 0)]
 
         def dig(d, path):
@@ -83,8 +85,7 @@ def render(r: dict, base: dict | None, prev: dict | None = None) -> str:
         for label, path, nd in rows:
             L.append(f"| {label} | " + "".join(f"{cell(dig(b, path), nd)} | " for b in runs) + f"{cell(dig(r, path), nd)} |")
         L.append("")
-        for h, b in zip(heads, runs):
-            src = "bench/baseline.json" if b is base else "bench/previous.json"
+        for h, src, b in zip(heads, srcs, runs):
             L.append(f"- {h} = `{src}` ({b['mode']} run on {b['started']}"
                      f"{': ' + b['label'] if b.get('label') else ''}, load average {b['machine']['load_avg_at_start']}).")
     L.append("")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -161,36 +162,34 @@ class Ingestor:
             existing = doc_table(self.store.records(col, with_text=False))
         catalogs: dict[Path, dict] = {}
         vs = self.store.vector_store(col)
-        for i, path in enumerate(files):
-            if progress:
-                progress(i, len(files), path.name)
-            try:
-                f = load_file(path)
-                folder = path.parent
-                if folder not in catalogs:
-                    catalogs[folder] = load_catalog(folder)
-                old = existing.get(f.doc_id)
-                if old and old.hash == f.sha256:
-                    report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language, old.title))
+        # two stages: while one file is embedded (in a worker thread; the model's own threads do the work), the
+        # previous one is written to Chroma, whose add holds the GIL but leaves the embedding threads running
+        pending: _Pending | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="citeqa-embed") as pool:
+            for i, path in enumerate(files):
+                if progress:
+                    progress(i, len(files), path.name)
+                try:
+                    f = load_file(path)
+                    folder = path.parent
+                    if folder not in catalogs:
+                        catalogs[folder] = load_catalog(folder)
+                    old = existing.get(f.doc_id)
+                    if old and old.hash == f.sha256:
+                        report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language, old.title))
+                        continue
+                    nodes, res = self.prepare(f, catalogs[folder])
+                    self.embedder.load()
+                    job = pool.submit(_timed, self.embedder.embed_documents, [n.get_content() for n in nodes])
+                except CiteqaError as e:
+                    report.files.append(FileResult(path.name, str(path), "failed", error=str(e)))
                     continue
-                nodes, res = self.prepare(f, catalogs[folder])
-                self.embedder.load()
-                te = time.perf_counter()
-                vectors = self.embedder.embed_documents([n.get_content() for n in nodes])
-                report.embed_seconds += time.perf_counter() - te
-                for n, v in zip(nodes, vectors):
-                    n.embedding = list(v)
-                tp = text_path(self.settings, f.sha256)
-                tp.parent.mkdir(parents=True, exist_ok=True)
-                tp.write_text(f.text, "utf-8")
-                # new version first, old versions after: a crash in between leaves the old one usable
-                vs.add(nodes)
-                col.delete(where={"$and": [{"doc_id": f.doc_id}, {"doc_hash": {"$ne": f.sha256}}]})
-                res.status = "updated" if old else "added"
-                res.embedded = len(nodes)
-                report.files.append(res)
-            except CiteqaError as e:
-                report.files.append(FileResult(path.name, str(path), "failed", error=str(e)))
+                report.files.append(res)  # in file order; its status is settled when it is written
+                if pending:
+                    self._write(pending, vs, col, report)
+                pending = _Pending(f, nodes, res, old, job)
+            if pending:
+                self._write(pending, vs, col, report)
         if prune and not rebuild:
             for info in existing.values():
                 if info.path and not Path(info.path).exists():
@@ -204,6 +203,38 @@ class Ingestor:
             progress(len(files), len(files), "")
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _write(self, p: "_Pending", vs, col, report: IngestReport) -> None:
+        """Store one embedded file: new version first, old versions after (a crash in between leaves the old one)."""
+        try:
+            vectors, seconds = p.job.result()
+            report.embed_seconds += seconds
+            for n, v in zip(p.nodes, vectors):
+                n.embedding = list(v)
+            tp = text_path(self.settings, p.file.sha256)
+            tp.parent.mkdir(parents=True, exist_ok=True)
+            tp.write_text(p.file.text, "utf-8")
+            vs.add(p.nodes)
+            col.delete(where={"$and": [{"doc_id": p.file.doc_id}, {"doc_hash": {"$ne": p.file.sha256}}]})
+            p.result.status = "updated" if p.old else "added"
+            p.result.embedded = len(p.nodes)
+        except CiteqaError as e:
+            p.result.status, p.result.error, p.result.chunks = "failed", str(e), 0
+
+
+@dataclass
+class _Pending:
+    file: LoadedFile
+    nodes: list[TextNode]
+    result: FileResult
+    old: DocInfo | None
+    job: Future
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
 
 
 def list_documents(settings: "Settings", store: ChromaStore | None = None) -> list[DocInfo]:

@@ -98,3 +98,28 @@ def test_switching_precision_asks_for_a_rebuild(engine):
     other = engine.settings.model_copy(update={"embed_precision": "fp32"})
     with pytest.raises(IndexMismatchError, match="citeqa ingest --rebuild"):
         Engine(other).search("How quickly did Threads cross 10 million users after launch?")
+
+
+def test_the_embedder_starts_no_telemetry(tmp_path):
+    """OpenVINO and NNCF start opt-out usage telemetry when imported (it writes ~/intel/, NNCF sends events)."""
+    import os
+    import subprocess
+    import sys
+
+    from app.config import load_settings
+    from tests.conftest import ROOT
+
+    home = tmp_path / "home"
+    home.mkdir()
+    code = (
+        "from index.embedders import LocalEmbedder\n"
+        f"LocalEmbedder('int8', {str(load_settings().model_cache)!r}).embed_query('Who leads AI research at Meta?')\n"
+        "import nncf, sys\n"
+        "from nncf.telemetry import wrapper\n"
+        "print(type(wrapper.telemetry).__name__, sys.modules['openvino_telemetry'])\n"
+    )
+    env = os.environ | {"HOME": str(home), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-800:]
+    assert out.stdout.split() == ["MagicMock", "None"]
+    assert not list(home.iterdir())  # no ~/intel/openvino_ga_cid, no usage counter

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from _fixtures_core import D0, D3, SEED_DOCS, THREADS_Q
+from _fixtures_core import D0, D1, D3, SEED_DOCS, THREADS_Q
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +113,30 @@ def test_crash_mid_ingest_keeps_the_previous_index(fresh_settings, monkeypatch):
     v = _versions(e3)
     assert v[D0] == new0 and v[D3] == new3
     assert e3.store.live().count() == sum(d.chunks for d in e3.documents())
+
+
+def test_a_file_that_fails_to_embed_is_reported_and_the_files_around_it_are_stored(fresh_settings, monkeypatch):
+    """Ingestion embeds one file while it writes the previous one: a failure must stay with its own file."""
+    from app.engine import Engine
+    from app.errors import EmbedderError
+
+    eng = Engine(fresh_settings)
+    real_embed, calls = eng.embedder.embed_documents, {"n": 0}
+
+    def embed(texts):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise EmbedderError("cannot reach Ollama (simulated)")
+        return real_embed(texts)
+
+    monkeypatch.setattr(eng.embedder, "embed_documents", embed)
+    report = eng.ingest()
+    assert [f.doc_id for f in report.files] == SEED_DOCS  # in file order
+    assert [f.status for f in report.files] == ["added", "failed", "added", "added", "added"]
+    assert "simulated" in report.files[1].error and report.files[1].embedded == 0
+    assert sorted(d.doc_id for d in eng.documents()) == sorted(set(SEED_DOCS) - {D1})
+    assert eng.store.live().count() == sum(f.embedded for f in report.files)
+
+    monkeypatch.undo()  # the next run adds only the missing file
+    st = {f.doc_id: f.status for f in Engine(fresh_settings).ingest().files}
+    assert st == {d: ("added" if d == D1 else "unchanged") for d in SEED_DOCS}

@@ -6,6 +6,10 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from app.chat import fast_import  # noqa: E402
+
+fast_import.install()
+
 from app.chat.ui import create_app, launch, serve  # noqa: E402
 
 __all__ = ["create_app", "launch", "serve"]

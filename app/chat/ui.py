@@ -252,12 +252,25 @@ def serve(settings: Settings) -> int:
         report = engine.ingest()
         for f in report.failed:
             print(f"citeqa: {f.error}", flush=True)
+    import sys
     import threading
+    import time
 
-    # serve at once; models load in the background (the engine's locks make an early question wait safely)
-    threading.Thread(target=engine.warm_up, name="citeqa-warm-up", daemon=True).start()
-    print(f"citeqa: {len(engine.documents())} documents; loading models in the background", flush=True)
     app = create_app(engine)
-    print(f"citeqa: chat at http://{settings.host}:{settings.port}", flush=True)
-    launch(app, settings.host, settings.port)
+    print(f"citeqa: {len(engine.documents())} documents; chat at http://{settings.host}:{settings.port}", flush=True)
+    launch(app, settings.host, settings.port, prevent_thread_lock=True)
+
+    # serve first, then load the models in the background: the page opens at once, and the engine's locks make
+    # a question asked before they are loaded wait for them (warming up during start-up slowed it by ~1 s)
+    def warm_up() -> None:
+        t0 = time.perf_counter()
+        try:
+            engine.warm_up()
+        except CiteqaError as e:  # e.g. an index built with another embedder: say what to do, once
+            print(f"citeqa: {e}", file=sys.stderr, flush=True)
+            return
+        print(f"citeqa: models loaded in {time.perf_counter() - t0:.1f}s; ready", flush=True)
+
+    threading.Thread(target=warm_up, name="citeqa-warm-up", daemon=True).start()
+    app.block_thread()
     return 0
