@@ -247,17 +247,19 @@ def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, prevent_th
 def serve(settings: Settings) -> int:
     """`citeqa chat`: index seeds/ if the index is empty, warm up, then serve until Ctrl-C."""
     engine = Engine(settings)
-    if not engine.documents():
+    docs = engine.documents()
+    if not docs:
         print(f"citeqa: the index is empty: indexing {settings.docs_path} first…", flush=True)
         report = engine.ingest()
         for f in report.failed:
             print(f"citeqa: {f.error}", flush=True)
+        docs = engine.documents()
     import sys
     import threading
     import time
 
     app = create_app(engine)
-    print(f"citeqa: {len(engine.documents())} documents; chat at http://{settings.host}:{settings.port}", flush=True)
+    print(f"citeqa: {len(docs)} documents; chat at http://{settings.host}:{settings.port}", flush=True)
     launch(app, settings.host, settings.port, prevent_thread_lock=True)
 
     # serve first, then load the models in the background: the page opens at once, and the engine's locks make
