@@ -37,7 +37,9 @@ def free_cores(want: int) -> int:
         runs = []
         for _ in range(5):
             with open("/proc/loadavg") as f:
-                runs.append(int(f.read().split()[3].split("/")[0]) - _own_running())
+                running = int(f.read().split()[3].split("/")[0])
+            # only this thread runs (the usual case): skip the scan of this process's threads (~2 ms with 40)
+            runs.append(running - (_own_running() if running > 1 else 1))
             time.sleep(0.001)
         others = sorted(runs)[len(runs) // 2]
     except (OSError, ValueError, IndexError):
