@@ -141,7 +141,7 @@ def cmd_ask(args, settings) -> int:
 
 
 def _sentence_text(s) -> str:
-    from app.citations import render
+    from app.grounding.citations import render
 
     return render([s])
 

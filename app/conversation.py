@@ -4,11 +4,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from app import textutil as tu
 from app.errors import CiteqaError
+from app.grounding import text as tu
 
 if TYPE_CHECKING:
-    from app.engine import Engine
+    from app.llm import LLMBackend
 
 _FOLLOW = re.compile(r"^(and|but|what about|how about|also|so|e|ma|invece|anche)\b|\b(it|its|they|them|their|that|this|those|he|she|his|her|esso|essa|loro|lui|lei|questo|quello)\b", re.I)
 HISTORY_TURNS = 3  # how many previous turns the rewrite sees
@@ -49,7 +49,7 @@ def acceptable(rewrite: str, question: str, history: list[tuple[str, str]]) -> b
     return len(have) > len(set(tu.content_stems(question)))
 
 
-def rewrite_with_model(question: str, history: list[tuple[str, str]], engine: "Engine") -> str:
+def rewrite_with_model(question: str, history: list[tuple[str, str]], backend: "LLMBackend") -> str:
     from app.llm import Message
     from app.prompts import template
 
@@ -60,17 +60,17 @@ def rewrite_with_model(question: str, history: list[tuple[str, str]], engine: "E
             a = a[:MAX_ANSWER_CHARS].rstrip() + "…"
         turns.append(f"User: {q.strip()}\nAssistant: {a}")
     prompt = template("condense").format(history="\n".join(turns), question=question)
-    out = engine.backend.complete([Message("user", prompt)], max_tokens=48, temperature=0.0)
+    out = backend.complete([Message("user", prompt)], max_tokens=48, temperature=0.0)
     return _clean(out)
 
 
-def condense(question: str, history: list[tuple[str, str]], engine: "Engine") -> str:
+def condense(question: str, history: list[tuple[str, str]], backend: "LLMBackend") -> str:
     """A standalone question: the model rewrites it; if the rewrite loses the question's own content
     words or invents names, fall back to joining the previous question and this one (deterministic)."""
     if not history or not looks_like_follow_up(question):
         return question
     try:
-        rewrite = rewrite_with_model(question, history, engine)
+        rewrite = rewrite_with_model(question, history, backend)
     except CiteqaError:
         rewrite = ""
     if acceptable(rewrite, question, history):

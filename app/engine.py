@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from app import __version__
-from app import textutil as tu
-from app.checking import SupportChecker
-from app.citations import CitationBook, SentenceAssembler, check_sentence, quote_fallback, render
 from app.config import Settings
 from app.errors import InputError
-from app.evidence import answerability, select
+from app.grounding import text as tu
+from app.grounding.assembly import SentenceAssembler
+from app.grounding.checking import SupportChecker
+from app.grounding.citations import CitationBook, check_sentence, render
+from app.grounding.evidence import answerability, select
+from app.grounding.fallback import quote_fallback
+from app.grounding.policy import GroundingPolicy
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
@@ -28,7 +31,6 @@ from index.embedders import make_embedder
 from index.ingest import DocInfo, IngestReport, Ingestor, document_text
 from index.store import ChromaStore
 
-MAX_SENTENCES = 3
 _FINISHED = re.compile(r"[.!?…»”\"')\]]\s*$")
 
 
@@ -46,7 +48,8 @@ class Engine:
         self.embedder = make_embedder(self.settings)
         self.store = ChromaStore(self.settings)
         self.retriever = HybridRetriever(self.settings, self.embedder, self.store)
-        self.checker = SupportChecker(self.embedder, self.settings.min_support)
+        self.policy = GroundingPolicy.from_settings(self.settings)
+        self.checker = SupportChecker(self.embedder, self.policy)
         self._backend = backend
         self._backend_why = "given" if backend else ""
         self._lock = threading.Lock()
@@ -67,7 +70,7 @@ class Engine:
         return {
             "backend": b.name, "model": b.model, "backend_reason": self._backend_why,
             "embedder": self.embedder.id, "index_fingerprint": fp.short if fp else None,
-            "prompts_hash": prompts_hash(), "version": __version__,
+            "prompts_hash": prompts_hash(), "policy_hash": self.policy.digest(), "version": __version__,
             "documents": len(self.retriever.documents), "chunks": self.retriever.n_chunks,
         }
 
@@ -75,9 +78,10 @@ class Engine:
         """Load the index, embedder and model now, so the first question is fast."""
         self.retriever.refresh()
         _ = self.backend
-        if self.retriever.n_chunks <= 2000:  # small index: embed every evidence sentence once, up front
+        p = self.policy
+        if self.retriever.n_chunks <= p.warm_sentence_limit:  # small index: embed every evidence sentence once, up front
             self.checker.vectors([t for n in self.retriever.nodes for t, _, _ in tu.sentences(n.get_content())
-                                  if len(t.split()) >= 4])
+                                  if len(t.split()) >= p.min_evidence_words])
         else:
             self.checker.vectors(["warm up"])
 
@@ -118,7 +122,7 @@ class Engine:
     def condense(self, question: str, history: list[tuple[str, str]]) -> str:
         from app.conversation import condense
 
-        return condense(question, history, self)
+        return condense(question, history, self.backend)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         answer = None
@@ -129,7 +133,7 @@ class Engine:
         return answer
 
     def ask_stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
-        s = self.settings
+        s, p = self.settings, self.policy
         t0 = time.perf_counter()
         question = self.validate(question)
         lang = language.detect(question)
@@ -142,9 +146,9 @@ class Engine:
         yield Event("retrieved", {"sources": sources, "searched_for": search_q})
 
         tp = time.perf_counter()
-        evidence = select(search_q, sources, self.checker, s.evidence_k, lang) if search_q else []
+        evidence = select(search_q, sources, self.checker, p, lang) if search_q else []
         best = evidence[0].score if evidence else 0.0
-        _, uncovered = answerability(search_q, sources) if search_q else (0.0, "")
+        _, uncovered = answerability(search_q, sources, p) if search_q else (0.0, "")
         timings.prompt_ms = (time.perf_counter() - tp) * 1000
 
         def finish(answer_text: str, refused: bool, sentences: list[CheckedSentence], book: CitationBook | None,
@@ -158,9 +162,9 @@ class Engine:
                           model=backend.model, language=lang, timings=timings, sentences=sentences, draft=draft,
                           searched_for=search_q, refusal_reason=reason)
 
-        if not search_q or best < s.min_evidence or uncovered:
+        if not search_q or best < p.min_evidence or uncovered:
             why = ("the question only contained instructions" if not clean_q else uncovered
-                   or f"best evidence {best:.2f} < {s.min_evidence:.2f}")
+                   or f"best evidence {best:.2f} < {p.min_evidence:.2f}")
             text = localized("refusal", lang).format(topic=_topic(clean_q, lang))
             if sources:
                 text += " " + localized("closest", lang)
@@ -170,7 +174,8 @@ class Engine:
             return
 
         # only the evidence needed: close to the best, at most evidence_k sentences (short prefill)
-        usable = [e for e in evidence if e.score >= max(s.min_evidence * 0.8, best - 0.15)][: s.evidence_k]
+        usable = [e for e in evidence
+                  if e.score >= max(p.min_evidence * p.evidence_floor_ratio, best - p.evidence_margin)][: p.evidence_k]
         prompt_ev = [Evidence(i + 1, e.source, e.text, e.start, e.end, e.score, e.context, e.context_start)
                      for i, e in enumerate(usable)]
         messages = self.build_messages(clean_q if not history else search_q, prompt_ev, lang)
@@ -186,8 +191,7 @@ class Engine:
 
         def handle(raw: str) -> CheckedSentence | None:
             tc = time.perf_counter()
-            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker,
-                                             relevance_margin=s.relevance_margin)
+            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker, p)
             timings.check_ms += (time.perf_counter() - tc) * 1000
             if not verdict.supported or any(tu.fold(verdict.text) == tu.fold(k.text) for k in kept):
                 if verdict.supported:
@@ -211,7 +215,7 @@ class Engine:
                     v = handle(raw)
                     if v:
                         yield Event("sentence", v)
-                if len(kept) >= MAX_SENTENCES:
+                if len(kept) >= p.max_sentences:
                     break
         finally:
             close = getattr(stream, "close", None)
@@ -226,7 +230,7 @@ class Engine:
             if v:
                 yield Event("sentence", v)
         if not kept:
-            for i, ev in enumerate(quote_fallback(prompt_ev, lang)):
+            for i, ev in enumerate(quote_fallback(prompt_ev, lang, p)):
                 intro = localized("quote", lang) if i == 0 else "“{quote}”"
                 quoted = CheckedSentence(intro.format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
                 quoted.cited = [book.cite(ev, True, 1.0)]

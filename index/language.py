@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
 
 LANGS = {
     "en": "english", "it": "italian", "fr": "french", "de": "german", "es": "spanish",
@@ -15,15 +14,19 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> dict[str, frozenset[str]]:
-    import llama_index.core
+def stopwords() -> dict[str, frozenset[str]]:
+    """NLTK's stop-word list per language code, from the NLTK data that llama-index-core bundles (its
+    `globals_helper` puts that folder on NLTK's path; nothing is downloaded)."""
+    import nltk.corpus
+    from llama_index.core.utils import globals_helper
 
-    base = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache" / "corpora" / "stopwords"
+    _ = globals_helper.stopwords  # adds llama-index's bundled nltk_data to nltk.data.path
     out = {}
-    for code, name in LANGS.items():
-        f = base / name
-        if f.exists():
-            out[code] = frozenset(w.strip() for w in f.read_text(encoding="utf-8").split() if w.strip())
+    for code, lang_name in LANGS.items():
+        try:
+            out[code] = frozenset(nltk.corpus.stopwords.words(lang_name))
+        except (LookupError, OSError):  # a language missing from the bundle is skipped, as before
+            continue
     return out
 
 
@@ -38,7 +41,7 @@ def detect(text: str, default: str = "en") -> str:
         toks.extend(w.split("'"))  # l'acquisizione -> l, acquisizione
     if not toks:
         return default
-    scores = {code: sum(1 for t in toks if t in sw) for code, sw in _stopwords().items()}
+    scores = {code: sum(1 for t in toks if t in sw) for code, sw in stopwords().items()}
     best = max(scores, key=lambda c: (scores[c], c == default))
     if scores[best] == 0 or (scores[best] == scores.get(default, 0)):
         return default

@@ -5,7 +5,8 @@ score(sentence, passage) in [0, 1]:
     passage, with the names of that clause (so "10 million users in 7 days" fails against
     "10 million users within seven hours ... whereas ChatGPT took seven days"); every name must be in the
     passage (or the question);
-  - then 0.5 * word precision (the sentence's content words found in the passage) + 0.5 * cosine.
+  - then support_precision_weight * word precision (the sentence's content words found in the passage)
+    + support_cosine_weight * cosine (weights and thresholds from the `GroundingPolicy`).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from app import textutil as tu
+from app.grounding import text as tu
+from app.grounding.policy import GroundingPolicy
 from index.embedders import Embedder
 
 
@@ -27,9 +29,9 @@ def _matches(q: tuple[float, str], passage: set[tuple[float, str]]) -> bool:
 class SupportChecker:
     name = "citeqa support checker"
 
-    def __init__(self, embedder: Embedder, min_support: float = 0.55, min_precision: float = 0.6, min_cosine: float = 0.45):
+    def __init__(self, embedder: Embedder, policy: GroundingPolicy):
         self.embedder = embedder
-        self.min_support, self.min_precision, self.min_cosine = min_support, min_precision, min_cosine
+        self.policy = policy
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -43,7 +45,7 @@ class SupportChecker:
                 for t, v in zip(missing, vecs):
                     a = np.asarray(v, dtype=np.float32)
                     self._cache[t] = a / (np.linalg.norm(a) or 1.0)
-                while len(self._cache) > 20000:
+                while len(self._cache) > self.policy.vector_cache_size:
                     self._cache.popitem(last=False)
         with self._lock:
             return [self._cache[t] for t in texts]
@@ -54,7 +56,7 @@ class SupportChecker:
 
     # ---- gates ------------------------------------------------------------------------------
     @staticmethod
-    def binding_problem(sentence: str, passage: str, question: str = "") -> str:
+    def binding_problem(sentence: str, passage: str) -> str:
         """Why the numbers/names of `sentence` are not bound the same way in `passage` ('' if fine)."""
         p_clauses = tu.clauses(passage)
         p_nums = [tu.quantities(c) for c in p_clauses]
@@ -78,7 +80,7 @@ class SupportChecker:
         return ""
 
     @staticmethod
-    def precision(sentence: str, passage: str, question: str = "") -> float:
+    def precision(sentence: str, passage: str) -> float:
         s = tu.content_stems(sentence)
         if not s:
             return 0.0
@@ -86,27 +88,29 @@ class SupportChecker:
         return sum(1.0 for t in s if t in p) / len(s)
 
     def explain(self, sentence: str, passage: str, question: str = "") -> tuple[float, str]:
-        problem = self.binding_problem(sentence, passage, question)
+        pol = self.policy
+        problem = self.binding_problem(sentence, passage)
         if problem:
             return 0.0, problem
-        prec = self.precision(sentence, passage, question)
+        prec = self.precision(sentence, passage)
         if question:
             # what the sentence adds beyond the question must come from the passage
             new = tu.beyond(sentence, question)
             p = set(tu.content_stems(passage))
-            if new and sum(t in p for t in new) / len(new) < 0.75:
-                return 0.5 * prec, "what it adds to the question is not in the passage"
-        if prec < self.min_precision:
-            return 0.5 * prec, f"too many words not in the passage (precision {prec:.2f})"
+            if new and sum(t in p for t in new) / len(new) < pol.min_added_in_passage:
+                return pol.support_precision_weight * prec, "what it adds to the question is not in the passage"
+        if prec < pol.min_precision:
+            return pol.support_precision_weight * prec, f"too many words not in the passage (precision {prec:.2f})"
         cos = self.cosine(tu.strip_citations(sentence), passage)
-        if cos < self.min_cosine:
-            return 0.5 * prec + 0.5 * max(cos, 0.0), f"meaning differs from the passage (cosine {cos:.2f})"
-        score = 0.5 * prec + 0.5 * cos
-        return score, "" if score >= self.min_support else f"weak support ({score:.2f})"
+        if cos < pol.min_cosine:
+            return (pol.support_precision_weight * prec + pol.support_cosine_weight * max(cos, 0.0),
+                    f"meaning differs from the passage (cosine {cos:.2f})")
+        score = pol.support_precision_weight * prec + pol.support_cosine_weight * cos
+        return score, "" if score >= pol.min_support else f"weak support ({score:.2f})"
 
     def score(self, sentence: str, passage: str, question: str = "") -> float:
         return self.explain(sentence, passage, question)[0]
 
     def supports(self, sentence: str, passage: str, question: str = "") -> bool:
         s, why = self.explain(sentence, passage, question)
-        return not why and s >= self.min_support
+        return not why and s >= self.policy.min_support

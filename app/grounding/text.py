@@ -5,9 +5,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from index.language import _stopwords
+from index import language
 
-_SENT_END = re.compile(r"[.!?…]+[\"'”’»)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s+|$)")
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s+|$)")
 _ABBREV = {"mr", "mrs", "ms", "dr", "prof", "vs", "etc", "inc", "ltd", "co", "st", "jr", "sr", "e.g", "i.e", "u.s", "u.k", "no", "fig"}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?!\w)|[^\W_]+", re.UNICODE)  # "3.1", "10" | "Q2", "4o", "words"
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -19,7 +19,7 @@ def sentences(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
     for para in re.finditer(r"[^\n]+", text):
         ptxt, pstart = para.group(), para.start()
         start = 0
-        for m in _SENT_END.finditer(ptxt):
+        for m in SENTENCE_END.finditer(ptxt):
             end = m.end()
             before = ptxt[start:m.start()].split()
             last = before[-1].lower().rstrip(".") if before else ""
@@ -48,7 +48,7 @@ def fold(s: str) -> str:
 
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    sw = _stopwords()
+    sw = language.stopwords()
     words = set()
     for code in ("en", "it", "fr", "de", "es", "pt"):
         words |= {fold(w) for w in sw.get(code, ())}
