@@ -53,10 +53,11 @@ class Settings(BaseSettings):
 
     # retrieval and grounding
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved (hybrid vector + BM25).")
-    evidence_k: int = Field(3, ge=1, le=20, description="Evidence sentences shown to the model.")
-    min_evidence: float = Field(0.42, ge=0.0, le=1.0, description="Below this evidence score the answer is a refusal.")
-    min_support: float = Field(0.55, ge=0.0, le=1.0, description="A sentence needs this support score to stay.")
-    relevance_margin: float = Field(0.1, ge=0.0, le=1.0, description="A model sentence must cite evidence within this of the best evidence score.")
+    # grounding: None keeps the calibrated value of app/grounding/policy.py (GroundingPolicy)
+    evidence_k: int | None = Field(None, ge=1, le=20, description="Evidence sentences shown to the model.")
+    min_evidence: float | None = Field(None, ge=0.0, le=1.0, description="Below this evidence score the answer is a refusal.")
+    min_support: float | None = Field(None, ge=0.0, le=1.0, description="A sentence needs this support score to stay.")
+    relevance_margin: float | None = Field(None, ge=0.0, le=1.0, description="A model sentence must cite evidence within this of the best evidence score.")
     max_question_chars: int = Field(2000, ge=10)
 
     # chat server

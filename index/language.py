@@ -10,22 +10,25 @@ LANGS = {
 }
 NAMES = {"en": "English", "it": "Italian", "fr": "French", "de": "German", "es": "Spanish",
          "pt": "Portuguese", "nl": "Dutch", "sv": "Swedish", "da": "Danish", "fi": "Finnish"}
+# what each language is called in English, in Italian and in itself ("the Italian article", "l'articolo inglese")
+OTHER_NAMES = {"en": ("inglese", "english"), "it": ("italiano", "italiana"), "fr": ("francese", "français"),
+               "de": ("tedesco", "deutsch"), "es": ("spagnolo", "español"), "pt": ("portoghese", "português")}
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 
 @lru_cache(maxsize=1)
 def stopwords() -> dict[str, frozenset[str]]:
-    """NLTK's stop-word list per language code, from the NLTK data that llama-index-core bundles (its
-    `globals_helper` puts that folder on NLTK's path; nothing is downloaded)."""
-    import nltk.corpus
+    """NLTK's stop-word lists per language code, from the NLTK data that llama-index-core bundles
+    (its `globals_helper` puts that folder on NLTK's path; nothing is downloaded)."""
     from llama_index.core.utils import globals_helper
+    from nltk.corpus import stopwords as nltk_stopwords
 
     _ = globals_helper.stopwords  # adds llama-index's bundled nltk_data to nltk.data.path
     out = {}
     for code, lang_name in LANGS.items():
         try:
-            out[code] = frozenset(nltk.corpus.stopwords.words(lang_name))
-        except (LookupError, OSError):  # a language missing from the bundle is skipped, as before
+            out[code] = frozenset(nltk_stopwords.words(lang_name))
+        except (LookupError, OSError):
             continue
     return out
 
@@ -50,3 +53,8 @@ def detect(text: str, default: str = "en") -> str:
 
 def name(code: str) -> str:
     return NAMES.get(code, code)
+
+
+def native_name(code: str) -> str:
+    """Other names of the language (Italian and its own), space-separated."""
+    return " ".join(OTHER_NAMES.get(code, ()))

@@ -82,7 +82,7 @@ def test_condense_rewrite_is_checked():
                 assert "Threads" in messages[0].content  # the conversation is in the prompt
                 return "Standalone question: How long did ChatGPT take to cross 10 million users?\nextra"
 
-    assert condense(q, hist, Fake.backend) == "How long did ChatGPT take to cross 10 million users?"
+    assert condense(q, hist, Fake()) == "How long did ChatGPT take to cross 10 million users?"
 
     class Bad(Fake):
         class backend:  # noqa: N801
@@ -90,8 +90,8 @@ def test_condense_rewrite_is_checked():
             def complete(messages, max_tokens=64, temperature=0.0):
                 return "What did Elon Musk say?"
 
-    assert condense(q, hist, Bad.backend) == fallback(q, hist)
-    assert condense("How many parameters does Llama 3.1 have?", hist, Bad.backend) == "How many parameters does Llama 3.1 have?"
+    assert condense(q, hist, Bad()) == fallback(q, hist)
+    assert condense("How many parameters does Llama 3.1 have?", hist, Bad()) == "How many parameters does Llama 3.1 have?"
 
 
 def test_upload_batch_bad_and_oversized_files(engine, tmp_path):

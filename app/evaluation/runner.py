@@ -69,6 +69,15 @@ def _append(f, record: dict) -> None:
 
 # ---------------------------------------------------------------- one question
 
+def _history(item: QAItem, items: list[QAItem], results_path: Path) -> list[tuple[str, str]] | None:
+    """The earlier turns of item's conversation, as (question, answer) pairs from this run's results."""
+    if not item.conversation or item.turn <= 1:
+        return None
+    done = read_results(results_path)
+    earlier = [it for it in items if it.conversation == item.conversation and it.turn < item.turn]
+    return [(it.question, (done.get(it.id) or {}).get("answer", "")) for it in sorted(earlier, key=lambda x: x.turn)]
+
+
 def _answer_dict(answer: Any) -> dict:
     if answer is None:
         return {}
@@ -123,6 +132,8 @@ def evaluate_answer(item: QAItem, ans: dict, judge: Any, k: int | None) -> dict:
     return {
         "id": item.id,
         "line": item.line,
+        "conversation": item.conversation or None,
+        "turn": item.turn or None,
         "question": item.question,
         "answerable": item.answerable,
         "references": item.references,
@@ -130,8 +141,11 @@ def evaluate_answer(item: QAItem, ans: dict, judge: Any, k: int | None) -> dict:
         "answer": text,
         "refused": refused,
         "refusal_reason": ans.get("refusal_reason", ""),
+        "answerability": ans.get("answerability"),
+        "searched_for": ans.get("searched_for", ""),
         "citations": [
-            {k2: c.get(k2) for k2 in ("n", "doc_id", "title", "quote", "supported", "score")} for c in citations
+            {k2: c.get(k2) for k2 in ("n", "doc_id", "title", "quote", "supported", "score", "page", "start", "end",
+                                      "answer_start", "answer_end")} for c in citations
         ],
         "sentences": sentences,
         "retrieved": retrieved,
@@ -185,6 +199,9 @@ def summarize(records: list[dict], run: dict) -> dict:
         "false_refusal_rate": rate(col("false_refusal", answerable)),
         "correct_refusals": sum(1 for v in col("correct_refusal", unanswerable) if v),
         "false_refusals": sum(1 for v in col("false_refusal", answerable) if v),
+        # conversation follow-ups (turn 2 and later): answered right, or rightly refused
+        "follow_ups": len([r for r in records if (r.get("turn") or 0) > 1]),
+        "follow_ups_resolved": rate([r["passed"] for r in records if (r.get("turn") or 0) > 1]),
         "retrieve_ms_p50": M.percentile(t("retrieve_ms"), 50),
         "retrieve_ms_p95": M.percentile(t("retrieve_ms"), 95),
         # time to first token only where the model generated (a refusal before generation has none)
@@ -194,6 +211,8 @@ def summarize(records: list[dict], run: dict) -> dict:
         "total_ms_p95": M.percentile(t("total_ms"), 95),
         "tokens_per_s": M.mean(v for v in t("tokens_per_s") if v),
         "expected_sources_never_retrieved": [e for e in expected if e not in seen],
+        "answerability_curve": M.answerability_curve([r.get("answerability") for r in records],
+                                                     [r["answerable"] for r in records]),
         "run": run,
     }
     return summary
@@ -214,6 +233,8 @@ def _describe(engine: Any) -> dict:
         "embedder": d.get("embedder", ""),
         "index_fingerprint": d.get("index_fingerprint", ""),
         "prompts_hash": d.get("prompts_hash", ""),
+        "policy_hash": d.get("policy_hash", ""),
+        "policy": d.get("policy", {}),
         "version": d.get("version", ""),
         "top_k": getattr(settings, "top_k", None),
         "settings": json.loads(json.dumps(dumped, default=str)),
@@ -297,7 +318,7 @@ def run_eval(
     with open(results_path, "a", encoding="utf-8") as f:
         for i, item in enumerate(todo, start=1):
             try:
-                ans = _answer_dict(engine.ask(item.question))
+                ans = _answer_dict(engine.ask(item.question, _history(item, items, results_path)))
                 error = None
             except BackendError as e:
                 raise type(e)(

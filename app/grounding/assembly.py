@@ -1,9 +1,9 @@
-"""Streamed model text -> complete sentences, as soon as each one visibly ends."""
+"""Streamed model text -> complete sentences (citation markers after the period included)."""
 from __future__ import annotations
 
 import re
 
-from app.grounding import text as tu
+from app.grounding.text import SENTENCE_END
 
 
 class SentenceAssembler:
@@ -17,7 +17,7 @@ class SentenceAssembler:
         out = []
         while True:
             m = None
-            for cand in tu.SENTENCE_END.finditer(self.buf):
+            for cand in SENTENCE_END.finditer(self.buf):
                 rest = self.buf[cand.end():]
                 if re.fullmatch(r"\s*\d{1,2}[.)]", self.buf[: cand.end()].split("\n")[-1]):
                     continue  # "1. " starts a list item; it does not end a sentence

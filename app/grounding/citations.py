@@ -1,7 +1,8 @@
-"""Turn the model's draft into checked sentences: each one kept only with a passage that supports it.
+"""Turn the model's draft sentences into checked sentences: each one kept only with a passage that supports it.
 
 Wrong citations are corrected to the evidence that supports the sentence, unsupported sentences are
-dropped (with the reason); when nothing survives, the engine quotes evidence instead (grounding/fallback.py).
+dropped (with the reason); `CitationBook` numbers what is cited in order of first use, and `render` writes
+the final text with its [n] markers.
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ class CitationBook:
     display: dict[int, int] = field(default_factory=dict)
     citations: list[Citation] = field(default_factory=list)
 
-    def cite(self, ev: Evidence, supported: bool, score: float, with_context: bool = False) -> int:
+    def cite(self, ev: Evidence, supported: bool, score: float, with_context: bool = False,
+             span: tuple[int, int] | None = None) -> int:
+        """The display number of `ev`; `span` marks the answering words inside the evidence sentence."""
         key = (ev.n, with_context)
         if key not in self.display:
             self.display[key] = len(self.display) + 1
@@ -45,22 +48,24 @@ class CitationBook:
             self.citations.append(Citation(
                 n=self.display[key], doc_id=s.doc_id, title=s.title, chunk_id=s.chunk_id, start=start, end=ev.end,
                 quote=quote, supported=supported, score=round(score, 4), language=s.language, author=s.author,
+                answer_start=ev.start + span[0] if span else None, answer_end=ev.start + span[1] if span else None,
             ))
         return self.display[key]
 
 
 def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str, checker: SupportChecker,
-                   policy: GroundingPolicy) -> tuple[CheckedSentence, list[tuple[Evidence, float]]]:
-    """Check one draft sentence against the evidence the model was shown (only evidence scoring at least
-    `policy.cite_min_evidence`, and within `policy.relevance_margin` of the best, may be cited); returns the
-    verdict and the evidence it should cite."""
+                   policy: GroundingPolicy) -> tuple[CheckedSentence, list[tuple[Evidence, float, bool]]]:
+    """Check one draft sentence against the evidence the model was shown (only evidence within
+    `policy.relevance_margin` of the best may be cited); returns the verdict and the evidence it should cite
+    (evidence, score, needs the sentence before it as context)."""
+    p = policy
     m = _LIST.match(raw)
     cited = tu.cited_numbers(raw)
     if m and (m.group(1) or m.group(2)) and not cited:
         cited = [int(m.group(1) or m.group(2))]  # "1. text" lists: the item number is the source
     text = tu.strip_citations(_LIST.sub("", raw)).strip(" -*")
     verdict = CheckedSentence(text=text, cited=[], support=0.0, supported=False, origin="model")
-    if len(tu.content_stems(text)) < policy.min_claim_stems:
+    if len(tu.content_stems(text)) < p.min_claim_stems:
         verdict.dropped_reason = "too short to check"
         return verdict, []
     if text.endswith("?"):
@@ -79,19 +84,19 @@ def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str,
     if tu.is_injection(text):
         verdict.dropped_reason = "instruction-like text"
         return verdict, []
-    if len(text.split()) >= policy.language_check_words and language.detect(text, default=lang) != lang:
+    if len(text.split()) >= p.language_check_words and language.detect(text, default=lang) != lang:
         verdict.dropped_reason = f"not in the question's language ({language.name(lang)})"
         return verdict, []
     top = max((e.score for e in evidence), default=0.0)
     # only evidence about as relevant as the best may back a model sentence: a true but off-question
     # sentence copied from weaker evidence is not an answer
-    usable = [e for e in evidence if e.score >= max(policy.cite_min_evidence, top - policy.relevance_margin)]
+    usable = [e for e in evidence if e.score >= top - p.relevance_margin]
     by_n = {e.n: e for e in usable}
     scored = []
     for e in usable:
         score, why = checker.explain(text, e.text, question)
         if why and e.context:  # "this model outperforms ..." needs its previous sentence for the names
-            c_score, c_why = checker.explain(text, f"{e.context} {e.text}", question)
+            c_score, c_why = checker.explain(text, e.text, question, context=e.context)
             if not c_why:
                 score, why = c_score, "context"
         scored.append((e, score, why))

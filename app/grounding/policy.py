@@ -1,9 +1,9 @@
 """Every grounding threshold, weight, margin and word-count minimum, by name, in one frozen object.
 
-The grounding modules take a `GroundingPolicy` and read their numbers from it: no bare numeric threshold
-lives in them. `GroundingPolicy.from_settings(settings)` applies the ones users may set (`evidence_k`,
-`min_evidence`, `min_support`, `relevance_margin`); `digest()` identifies the policy (the engine's
-`describe()` reports it as `policy_hash`).
+The grounding modules take a `GroundingPolicy` and read nothing else: no bare numeric threshold lives in
+them. `GroundingPolicy.from_settings(settings)` applies the few that users may set (`min_evidence`,
+`min_support`, `relevance_margin`, `evidence_k`); `digest()` identifies the policy in eval runs.
+Each field's comment says what it decides and how its value was chosen.
 """
 from __future__ import annotations
 
@@ -15,51 +15,60 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from app.config import Settings
 
-USER_SETTABLE = ("evidence_k", "min_evidence", "min_support", "relevance_margin")  # Settings fields that set the policy
+
+USER_SETTABLE = ("evidence_k", "min_evidence", "min_support", "relevance_margin")  # settings that override the policy
 
 
 @dataclass(frozen=True)
 class GroundingPolicy:
-    # ---- evidence: which sentences of the retrieved passages the model sees (grounding/evidence.py) -----
-    evidence_k: int = 3                   # evidence sentences shown to the model at most (short prefill); Settings.evidence_k
-    min_evidence_words: int = 4           # shorter "sentences" are headings and fragments, never evidence
-    lexical_sentence_weight: float = 0.7  # lexical score = this * coverage of the sentence alone ...
-    lexical_context_weight: float = 0.3   # ... + this * coverage of the previous sentence and the sentence together
-    score_cosine_weight: float = 0.55     # evidence score = this * cosine(question, sentence) ...
-    score_lexical_weight: float = 0.45    # ... + this * lexical score
-    name_weight: float = 2.0              # a name or number of the question counts this much in coverage (other words: 1)
-    same_language_bonus: float = 0.03     # added to evidence in the question's language (preferred when as good)
-    min_answer_coverage: float = 0.5      # answerability: share of the question's other content words one passage must hold
+    # ---- evidence: which sentences of the retrieved passages the model sees ----------------------------
+    evidence_k: int = 3                  # evidence sentences shown to the model (prefill stays short)
+    min_evidence_words: int = 4          # shorter "sentences" are headings and fragments, never evidence
+    name_weight: float = 2.0             # names and numbers of the question count this much in coverage
+    evidence_margin: float = 0.15        # evidence within this of the best is shown to the model
 
-    # ---- answer or refuse, and what the prompt holds (engine.py) -------------------------------------
-    min_evidence: float = 0.42            # the best evidence score below this: refuse; Settings.min_evidence
-    evidence_margin: float = 0.15         # evidence within this of the best is shown to the model ...
-    evidence_floor_ratio: float = 0.8     # ... and never evidence below this share of min_evidence
-    max_sentences: int = 3                # kept model sentences per answer; generation stops there
-    warm_sentence_limit: int = 2000       # indexes of at most this many chunks get every evidence sentence embedded at warm-up
+    candidate_chunks: int = 12           # passages whose sentences are scored (more than top_k: the sentence
+                                         # that answers a paraphrase may sit in a lower-ranked chunk)
+    # evidence score = logistic(rank_bias + sum of rank_w_<feature> * feature), see grounding/evidence.py;
+    # fitted on seeds/qa_dev.jsonl by `python -m app.evaluation.calibrate` (label: the sentence holds a
+    # reference answer; every sentence of an unanswerable question is a negative)
+    rank_bias: float = -3.843
+    rank_w_cos: float = 2.215
+    rank_w_window: float = -0.614
+    rank_w_lexical: float = 0.507
+    rank_w_soft: float = 2.068
+    rank_w_weakest: float = -0.16
+    rank_w_names: float = 0.411
+    rank_w_numbers: float = 0.73
+    rank_w_typed: float = 1.675
+    rank_w_rank: float = 1.089
+    rank_w_doc: float = 1.102
+    rank_w_lang: float = -0.708
 
-    # ---- checking a sentence against a passage (grounding/checking.py) -------------------------------
-    min_support: float = 0.55             # support score a sentence needs to stay; Settings.min_support
-    min_precision: float = 0.6            # share of the sentence's content words that must be in the passage
-    min_cosine: float = 0.45              # cosine(sentence, passage) below this: the meaning differs
-    min_added_in_passage: float = 0.75    # share of what the sentence adds beyond the question that must be in the passage
-    support_precision_weight: float = 0.5  # support = this * word precision ...
-    support_cosine_weight: float = 0.5    # ... + this * cosine
-    vector_cache_size: int = 20000        # sentence vectors the checker keeps (LRU)
+    # ---- answer or refuse ---------------------------------------------------------------------------
+    min_evidence: float = 0.6589         # the best evidence score (a probability) below this: refuse; the highest
+                                         # point of the development half's curve whose false refusals stay <= 0.10
 
-    # ---- citations: which draft sentences stay and what they may cite (grounding/citations.py) -------
-    min_claim_stems: int = 2              # fewer content words: too short to check
-    language_check_words: int = 5         # sentences of at least this many words must be in the question's language
-    relevance_margin: float = 0.1         # a model sentence may cite only evidence within this of the best; Settings.relevance_margin
-    cite_min_evidence: float = 0.0        # nor evidence scoring below this (0.0: any evidence shown to the model)
+    # ---- checking a sentence against a passage -----------------------------------------------------
+    min_support: float = 0.55            # support = w * precision + (1 - w) * cosine must reach this
+    support_precision_weight: float = 0.5
+    min_precision: float = 0.6           # share of the sentence's content words found in the passage
+    min_cosine: float = 0.45             # meaning must not differ more than this
+    min_added_in_passage: float = 0.75   # what a sentence adds beyond the question must come from the passage
+    relevance_margin: float = 0.1        # a model sentence may cite only evidence within this of the best
+    min_claim_stems: int = 2             # fewer content words: too short to check
+    language_check_words: int = 5        # sentences this long must be in the question's language
+    max_sentences: int = 3               # kept model sentences per answer
 
-    # ---- quote fallback (grounding/fallback.py) -------------------------------------------------------
-    quote_margin: float = 0.15            # other-language evidence is quoted when the question's language trails by more;
-                                          # a second sentence of the same document is quoted within this of the best
+    # ---- quote fallback -------------------------------------------------------------------------------
+    quote_margin: float = 0.15           # quote a second sentence of the same document within this of the best
+
+    # ---- caches ---------------------------------------------------------------------------------------
+    warm_sentence_limit: int = 2000      # indexes up to this many chunks get every sentence embedded at start
+    vector_cache_size: int = 20000       # sentence vectors kept by the checker
 
     @classmethod
     def from_settings(cls, settings: "Settings | None" = None, **overrides: Any) -> "GroundingPolicy":
-        """The default policy with the user-settable values of `settings`, then `overrides`."""
         p = cls()
         if settings is not None:
             given = {k: getattr(settings, k, None) for k in USER_SETTABLE}
@@ -70,7 +79,6 @@ class GroundingPolicy:
         return asdict(self)
 
     def digest(self) -> str:
-        """sha256 of the sorted JSON of the policy, 16 hex characters."""
         blob = json.dumps(self.to_dict(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
