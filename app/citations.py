@@ -81,6 +81,7 @@ class CitationBook:
             self.citations.append(Citation(
                 n=self.display[key], doc_id=s.doc_id, title=s.title, chunk_id=s.chunk_id, start=start, end=ev.end,
                 quote=quote, supported=supported, score=round(score, 4), language=s.language, author=s.author,
+                page=s.page,
             ))
         return self.display[key]
 

@@ -17,15 +17,17 @@ from app import textutil as tu
 from app.checking import SupportChecker
 from app.citations import CitationBook, SentenceAssembler, check_sentence, quote_fallback, render
 from app.config import Settings
-from app.errors import InputError
+from app.errors import IndexError_, IndexMismatchError, InputError
 from app.evidence import answerability, select
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
+from app.sanitize import strip_controls
 from app.types import Answer, CheckedSentence, Evidence, Source, Timings
 from index import language
 from index.embedders import make_embedder
-from index.ingest import DocInfo, IngestReport, Ingestor, document_text
+from index.documents import DocInfo, document_text
+from index.ingest import IngestReport, Ingestor
 from index.store import ChromaStore
 
 MAX_SENTENCES = 3
@@ -60,10 +62,14 @@ class Engine:
                     self._backend, self._backend_why = make_backend(self.settings)
         return self._backend
 
+    @property
+    def backend_reason(self) -> str:
+        """How the backend was chosen ("" until it is), e.g. "Ollama not reachable at ...: using the embedded ..."."""
+        return self._backend_why
+
     def describe(self) -> dict[str, Any]:
         b = self.backend
-        col = self.store.live()
-        fp = self.store.fingerprint_of(col) if col is not None else None
+        fp = self.store.fingerprint()
         return {
             "backend": b.name, "model": b.model, "backend_reason": self._backend_why,
             "embedder": self.embedder.id, "index_fingerprint": fp.short if fp else None,
@@ -85,14 +91,22 @@ class Engine:
     def ingest(self, paths: list[Path] | None = None, prune: bool = False, rebuild: bool = False,
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         report = Ingestor(self.settings, self.embedder, self.store).run(paths or [self.settings.docs_path], prune, rebuild, progress)
-        if self.store.live() is not None and self.store.live().count():
+        if self.store.exists():
             self.retriever.refresh(force=True)
         return report
 
     def documents(self) -> list[DocInfo]:
-        from index.ingest import list_documents
-
-        return list_documents(self.settings, self.store)
+        """The document table: the retriever's once it has loaded the index (no store read when it is current),
+        else the store's (chunk metadata only)."""
+        if self.retriever.n_chunks:
+            try:
+                self.retriever.refresh()
+                return list(self.retriever.documents.values())
+            except IndexMismatchError:
+                raise
+            except IndexError_:
+                return []
+        return list(self.store.documents().values())
 
     def document_text(self, doc_id: str) -> str:
         for d in self.documents():
@@ -105,7 +119,7 @@ class Engine:
 
     # ---- answering ---------------------------------------------------------------------------
     def validate(self, question: str) -> str:
-        q = "".join(ch for ch in (question or "") if ch.isprintable() or ch in "\n\t").strip()
+        q = strip_controls(question).strip()
         if not q:
             raise InputError("the question is empty: type a question about the documents")
         if len(q) > self.settings.max_question_chars:
