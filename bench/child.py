@@ -242,6 +242,15 @@ def task_model_build(a: dict) -> dict:
 TASKS = {"model_build": task_model_build, "ingest": task_ingest, "ingest_warm": task_ingest_warm, "build_pooled": task_build_pooled,
          "retrieval": task_retrieval, "answer": task_answer}
 
+
+def _inputs_tasks() -> dict:
+    from bench import inputs
+
+    return {"clean_big": inputs.task_clean_big, "ingest_long": inputs.task_ingest_long, "precision": inputs.task_precision}
+
+
+TASKS.update(_inputs_tasks())
+
 if __name__ == "__main__":
     res = TASKS[sys.argv[1]](json.loads(sys.argv[2]))
     print("RESULT " + json.dumps(res), flush=True)
