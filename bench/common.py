@@ -89,6 +89,11 @@ def machine() -> dict:
     versions = {}
     for mod in ("app", "llama_cpp", "chromadb", "llama_index.core", "openvino", "nncf", "onnxruntime", "torch", "transformers", "bm25s", "gradio", "numpy"):
         try:
+            if mod == "chromadb":  # only index/store.py imports chromadb; its version comes from the metadata
+                from importlib.metadata import version
+
+                versions[mod] = version("chromadb")
+                continue
             m = __import__(mod, fromlist=["__version__"])
             versions[mod] = getattr(m, "__version__", "?")
         except Exception:

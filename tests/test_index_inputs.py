@@ -405,3 +405,21 @@ def test_an_existing_index_keeps_the_precision_it_records(settings, tmp_path, mo
     Ingestor(settings, Fp32Named(), ChromaStore(settings)).run([f])
     monkeypatch.setattr(precision, "cpu", lambda: ("Xeon", frozenset({"avx512_vnni"})))
     assert precision.resolve(settings) == ("fp32", "recorded in the index")
+
+
+# ---- issue 10 (A): one owner for Chroma ---------------------------------------------------------------
+def test_chroma_is_known_only_to_index_store():
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for folder in ("app", "index", "bench"):
+        for p in (root / folder).rglob("*.py"):
+            if p.relative_to(root).as_posix() == "index/store.py":
+                continue
+            text = p.read_text("utf-8")
+            for pattern in (r"^\s*(import|from)\s+chromadb", r"vector_stores\.chroma", r"['\"]\$(and|or|ne|eq|in)['\"]",
+                            r"chroma\.sqlite3", r"get_collection|get_or_create_collection"):
+                if re.search(pattern, text, re.M):
+                    offenders.append(f"{p.relative_to(root)}: {pattern}")
+    assert offenders == []
