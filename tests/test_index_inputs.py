@@ -381,8 +381,10 @@ def test_ansi_and_control_sequences_are_stripped_from_questions():
 
 
 # ---- 12. precision by CPU ---------------------------------------------------------------------------------
-def test_a_new_index_takes_int8_only_where_the_cpu_has_int8_instructions(settings, monkeypatch):
+def test_a_new_index_takes_int8_only_where_the_cpu_has_int8_instructions(settings, monkeypatch, tmp_path):
     from index import precision
+
+    settings = settings.model_copy(update={"model_cache": tmp_path / "cache"})  # the probe file goes there
 
     monkeypatch.setattr(precision, "cpu", lambda: ("AMD EPYC", frozenset({"avx2", "fma"})))
     assert precision.for_new_index(settings)[0] == "fp32"
