@@ -22,7 +22,7 @@ from index import language
 from index.catalog import load_catalog
 from index.chunking import Chunk, chunk_spans, make_splitter, split_at
 from index.clean import kept_spans, title_guess
-from index.documents import DocInfo, document_text, save_text, text_path  # noqa: F401  (re-exported)
+from index.documents import DocInfo, save_text
 from index.embedders import Embedder, make_embedder
 from index.loaders import LoadedFile, find_files, load_file
 from index.store import Build, ChromaStore, Fingerprint
@@ -259,6 +259,3 @@ def _timed(fn, *args):
     out = fn(*args)
     return out, time.perf_counter() - t0
 
-
-def list_documents(settings: "Settings", store: ChromaStore | None = None) -> list[DocInfo]:
-    return list((store or ChromaStore(settings)).documents().values())

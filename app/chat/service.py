@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from app.config import Settings
 from app.engine import Engine
-from app.errors import BackendUnavailable, CiteqaError, InputError
+from app.errors import BackendUnavailable, CiteqaError, IndexError_, InputError
 from app.types import Answer
 from index.loaders import SUPPORTED
 
@@ -271,7 +271,10 @@ class ChatService:
     def evaluate(self, qa_path: str | Path, limit: int | None = None,
                  progress: Callable[[int, int, float | None], None] | None = None) -> tuple[dict, list[dict], Path]:
         from app.evaluation import read_results, run_eval
+        from app.evaluation.runner import EMPTY_INDEX
 
+        if not self.base.store.exists():  # before the run folder is made: nothing is written
+            raise IndexError_(EMPTY_INDEX)
         out = Path(self.settings.data_dir) / "evals" / time.strftime("%Y%m%d-%H%M%S")
         out = Path(tempfile.mkdtemp(prefix=out.name + "-", dir=_mk(out.parent)))
         summary = run_eval(self.base, qa_path, out, progress=progress, limit=limit)

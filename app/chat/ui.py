@@ -96,8 +96,8 @@ def create_app(engine_or_settings: Engine | Settings | None = None) -> gr.Blocks
         table = [[r["file"], r["status"], r["chunks"], r["message"]] for r in rows]
         return svc.documents_table(), table, gr.update(choices=_doc_choices(), value=None)
 
-    def refresh_docs():  # on every page load: the lists built with the app would be stale after an upload
-        return svc.documents_table(), gr.update(choices=_doc_choices(), value=None)
+    def refresh_page():  # on every page load: what was built with the app is stale after an upload or warm-up
+        return svc.documents_table(), gr.update(choices=_doc_choices(), value=None), R.status_line(None, svc.index_info())
 
     def _doc_choices():
         return [(f"{r[0]} ({r[4]})", r[4]) for r in svc.documents_table()]
@@ -207,7 +207,7 @@ def create_app(engine_or_settings: Engine | Settings | None = None) -> gr.Blocks
             return a.to_dict()
 
         gr.api(chat, api_name="chat")
-        demo.load(refresh_docs, None, [docs, viewer_pick], api_visibility="private")
+        demo.load(refresh_page, None, [docs, viewer_pick, status], api_visibility="private")
 
     demo.queue(default_concurrency_limit=4, max_size=128)
     demo.citeqa = svc  # type: ignore[attr-defined]
