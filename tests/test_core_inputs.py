@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from _fixtures_core import THREADS_Q, assert_one_line_error, base_env, citeqa, copy_seeds
+from _fixtures_core import SEEDS, THREADS_Q, assert_one_line_error, base_env, citeqa, copy_seeds
 from pdf_fixture import FREEDONIA_HTML, make_pdf
 
 pytestmark = pytest.mark.slow
@@ -146,3 +146,17 @@ def test_chat_api_with_a_wrong_argument_type_gets_a_clear_message_and_no_traceba
         app.close()
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
+
+
+def test_eval_with_ingest_indexes_the_configured_documents_first(tmp_path):
+    docs = copy_seeds(tmp_path / "docs")
+    shutil.copy2(SEEDS / "qa.jsonl", tmp_path / "qa.jsonl")
+    env = base_env(CITEQA_DOCS_PATH=str(docs), CITEQA_BACKEND="llamacpp")
+    data = ["--data-dir", str(tmp_path / "data")]
+    r = citeqa(["eval", str(tmp_path / "qa.jsonl"), "--out", str(tmp_path / "run"), "--limit", "2", *data], cwd=tmp_path, env=env)
+    assert_one_line_error(r, "the index is empty: run citeqa ingest (or pass --ingest)")
+    assert not (tmp_path / "run").exists()
+    r = citeqa(["eval", str(tmp_path / "qa.jsonl"), "--out", str(tmp_path / "run"), "--limit", "2", "--ingest", *data],
+               cwd=tmp_path, env=env)
+    assert r.code == 0, str(r)
+    assert (tmp_path / "run" / "results.jsonl").exists() and "2 questions" in r.out
