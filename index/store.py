@@ -126,6 +126,7 @@ class ChromaStore:
         self._client = _client(settings)
         self.name = settings.collection
         self.side_name = f"{settings.collection}__build"
+        self._searched = None  # the live collection as last opened: a search does not look it up again
 
     @property
     def where(self) -> str:
@@ -160,6 +161,7 @@ class ChromaStore:
             if side is not None and (side.metadata or {}).get(_DONE_KEY):
                 self._call("finish a rebuild", side.modify, name=self.name)
                 col = self._get(self.name)
+        self._searched = col
         return col
 
     @staticmethod
@@ -281,10 +283,18 @@ class ChromaStore:
 
     def nearest(self, vector: list[float], n: int) -> list[tuple[str, float]]:
         """The n nearest chunk ids with their cosine distances (no metadata or text: the caller has the chunks)."""
-        col = self._live()
+        col = self._searched or self._live()
         if col is None:
             return []
-        got = self._call("search", col.query, query_embeddings=[vector], n_results=n, include=["distances"])
+        try:
+            got = self._call("search", col.query, query_embeddings=[vector], n_results=n, include=["distances"])
+        except StoreError:
+            raise
+        except Exception:  # noqa: BLE001 - replaced by a rebuild since it was opened: search the live one
+            col = self._live()
+            if col is None:
+                return []
+            got = self._call("search", col.query, query_embeddings=[vector], n_results=n, include=["distances"])
         return list(zip(got["ids"][0], got["distances"][0]))
 
     def sample(self, n: int) -> tuple[list[str], list[list[float]]]:
