@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     # embedding and chunking (recorded in the index)
     embedder: Literal["local", "ollama"] = Field("local", description="`local` all-MiniLM-L6-v2 or `ollama`.")
     embed_model: str = Field("", description="Ollama embedding model name (e.g. nomic-embed-text) when embedder=ollama.")
-    embed_precision: Literal["int8", "fp32"] = Field(
-        "int8", description="Local embedder: `int8` (about 2x faster) or `fp32` (exact sentence-transformers vectors).")
+    embed_precision: Literal["auto", "int8", "fp32"] = Field(
+        "auto", description="Local embedder: `auto` (an existing index keeps what it records; a new one takes int8 "
+                            "where the CPU has VNNI/AMX or a measured probe says so, else fp32), `int8` or `fp32`.")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per request to an Ollama embedder.")
     chunk_size: int = Field(160, ge=32, le=2048, description="Chunk size in tokens.")
     chunk_overlap: int = Field(24, ge=0, le=512)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 from app import __version__
 from app.config import Settings
-from app.errors import InputError
+from app.errors import IndexError_, IndexMismatchError, InputError
 from app.grounding import text as tu
 from app.grounding.assembly import SentenceAssembler
 from app.grounding.checking import SupportChecker
@@ -30,10 +30,12 @@ from app.grounding.question import metadata_field
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
+from app.sanitize import strip_controls
 from app.types import Answer, CheckedSentence, Evidence, Source, Timings
 from index import language
 from index.embedders import Embedder, make_embedder
-from index.ingest import DocInfo, IngestReport, Ingestor, document_text
+from index.documents import DocInfo, document_text
+from index.ingest import IngestReport, Ingestor
 from index.store import ChromaStore
 
 _FINISHED = re.compile(r"[.!?…»”\"')\]]\s*$")
@@ -69,10 +71,14 @@ class Engine:
                     self._backend, self._backend_why = make_backend(self.settings)
         return self._backend
 
+    @property
+    def backend_reason(self) -> str:
+        """How the backend was chosen ("" until it is), e.g. "Ollama not reachable at ...: using the embedded ..."."""
+        return self._backend_why
+
     def describe(self) -> dict[str, Any]:
         b = self.backend
-        col = self.store.live()
-        fp = self.store.fingerprint_of(col) if col is not None else None
+        fp = self.store.fingerprint()
         return {
             "backend": b.name, "model": b.model, "backend_reason": self._backend_why,
             "embedder": self.embedder.id, "index_fingerprint": fp.short if fp else None,
@@ -98,14 +104,22 @@ class Engine:
     def ingest(self, paths: list[Path] | None = None, prune: bool = False, rebuild: bool = False,
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         report = Ingestor(self.settings, self.embedder, self.store).run(paths or [self.settings.docs_path], prune, rebuild, progress)
-        if self.store.live() is not None and self.store.live().count():
+        if self.store.exists():
             self.retriever.refresh(force=True)
         return report
 
     def documents(self) -> list[DocInfo]:
-        from index.ingest import list_documents
-
-        return list_documents(self.settings, self.store)
+        """The document table: the retriever's once it has loaded the index (no store read when it is current),
+        else the store's (chunk metadata only)."""
+        if self.retriever.n_chunks:
+            try:
+                self.retriever.refresh()
+                return list(self.retriever.documents.values())
+            except IndexMismatchError:
+                raise
+            except IndexError_:
+                return []
+        return list(self.store.documents().values())
 
     def document_text(self, doc_id: str) -> str:
         for d in self.documents():
@@ -118,7 +132,7 @@ class Engine:
 
     # ---- answering ---------------------------------------------------------------------------
     def validate(self, question: str) -> str:
-        q = "".join(ch for ch in (question or "") if ch.isprintable() or ch in "\n\t").strip()
+        q = strip_controls(question).strip()
         if not q:
             raise InputError("the question is empty: type a question about the documents")
         if len(q) > self.settings.max_question_chars:

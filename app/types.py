@@ -20,6 +20,7 @@ class Source:
     author: str = ""
     vector_rank: int | None = None
     bm25_rank: int | None = None
+    page: int | None = None  # PDF page of the chunk (1-based); None for documents without pages
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +53,7 @@ class Citation:
     score: float
     language: str = "en"
     author: str = ""
+    page: int | None = None  # PDF page the quote is on (1-based); None for documents without pages
     answer_start: int | None = None  # the answering words inside the quote (document offsets), when marked
     answer_end: int | None = None
 

@@ -127,7 +127,7 @@ def sources_html(answer: Answer | None, doc_text: Callable[[str], str | None], s
             parts.append(
                 f"<div class='cq-cite' data-doc='{esc(c.doc_id)}'>"
                 f"<div class='cq-head'><span class='cq-n'>[{c.n}]</span> {_who(c.title, c.author, c.language)}"
-                f" <span class='cq-doc'>{esc(c.doc_id)}</span></div>"
+                f" <span class='cq-doc'>{esc(c.doc_id)}</span>{_page(c.page)}</div>"
                 f"<div class='cq-passage'>{highlight(passage, spans, mark)}</div>"
             )
             if full and c.doc_id not in docs_shown:
@@ -153,9 +153,13 @@ def sources_html(answer: Answer | None, doc_text: Callable[[str], str | None], s
     return "".join(parts)
 
 
+def _page(page: int | None) -> str:
+    return f" <span class='cq-page'>p. {int(page)}</span>" if page else ""
+
+
 def _source_block(s: Source) -> str:
     return (f"<div class='cq-src'><div class='cq-head'>{_who(s.title, s.author, s.language)}"
-            f" <span class='cq-doc'>{esc(s.doc_id)}</span> <span class='cq-score'>score {s.score:.3f}</span></div>"
+            f" <span class='cq-doc'>{esc(s.doc_id)}</span>{_page(s.page)} <span class='cq-score'>score {s.score:.3f}</span></div>"
             f"<div class='cq-passage'>{esc(' '.join(s.text.split()))}</div></div>")
 
 
@@ -170,6 +174,8 @@ def status_line(answer: Answer | None, index: dict | None) -> str:
         bits.append(f"total {t.total_ms:.0f} ms")
     if index:
         bits.append(f"index: {index.get('documents', 0)} documents, {index.get('chunks', 0)} chunks")
+        if index.get("backend_reason"):
+            bits.append(md_escape(index["backend_reason"]))
     return " · ".join(bits)
 
 
@@ -181,7 +187,7 @@ CSS = """
 .cq-head { font-size: 0.9em; margin-bottom: 0.3em; }
 .cq-n { font-weight: bold; }
 .cq-title { font-weight: 600; }
-.cq-doc, .cq-score, .cq-lang, .cq-author { color: var(--body-text-color-subdued); }
+.cq-doc, .cq-page, .cq-score, .cq-lang, .cq-author { color: var(--body-text-color-subdued); }
 .cq-passage, .cq-fulltext { white-space: pre-wrap; }
 .cq-fulltext { max-height: 22em; overflow-y: auto; border-left: 3px solid var(--border-color-primary); padding-left: 0.6em; }
 .cq-sources mark { background: #fde68a; color: #111; padding: 0 2px; border-radius: 2px; }

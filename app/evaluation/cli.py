@@ -76,6 +76,8 @@ def register(subparsers: Any, common_parent: argparse.ArgumentParser | None = No
                         help="exit with status 1 if METRIC is below VALUE (repeatable; for compare: checks RUN_B)")
     parser.add_argument("--limit", type=_positive, default=None, metavar="N", help="only the first N questions")
     parser.add_argument("--json", action="store_true", help="print the summary (or comparison) as JSON")
+    parser.add_argument("--ingest", action="store_true",
+                        help="index the configured documents (docs_path) first, e.g. on a fresh machine")
     parser.set_defaults(handler=handle)
     return parser
 
@@ -132,6 +134,10 @@ def handle_eval(args: argparse.Namespace, settings: Any, qa_file: str) -> int:
     from app.engine import Engine
 
     engine = Engine(settings)
+    if getattr(args, "ingest", False):
+        report = engine.ingest()
+        for f in report.failed:
+            print(f"citeqa: error: {f.error}", file=sys.stderr)
     from .runner import run_eval
 
     progress, close = _progress_bar(len(items))

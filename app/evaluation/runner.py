@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from app.errors import BackendError, CiteqaError, InputError
+from app.errors import BackendError, CiteqaError, IndexError_, InputError
 
 from . import metrics as M
 from .judges import SelfJudge, make_judge
@@ -18,6 +18,7 @@ RESULTS = "results.jsonl"
 SUMMARY = "summary.json"
 RUN = "run.json"
 SCHEMA = 1
+EMPTY_INDEX = "the index is empty: run citeqa ingest (or pass --ingest)"
 # Keys of the engine description that must match when a run is resumed.
 IDENTITY_KEYS = ("backend", "model", "embedder", "index_fingerprint", "prompts_hash", "judge")
 
@@ -272,6 +273,9 @@ def run_eval(
     results_path = out / RESULTS
     if results_path.exists() and results_path.stat().st_size > 0 and not resume:
         raise InputError(f"{results_path} already exists: add --resume to continue that run, or choose another --out")
+    store = getattr(engine, "store", None)
+    if store is not None and not store.exists():  # every question would be an error: say what to do instead
+        raise IndexError_(EMPTY_INDEX)
     judge_obj = _resolve_judge(judge, engine)
 
     run = _describe(engine)
@@ -318,7 +322,8 @@ def run_eval(
     with open(results_path, "a", encoding="utf-8") as f:
         for i, item in enumerate(todo, start=1):
             try:
-                ans = _answer_dict(engine.ask(item.question, _history(item, items, results_path)))
+                history = _history(item, items, results_path)
+                ans = _answer_dict(engine.ask(item.question, history) if history else engine.ask(item.question))
                 error = None
             except BackendError as e:
                 raise type(e)(

@@ -49,6 +49,7 @@ class CitationBook:
                 n=self.display[key], doc_id=s.doc_id, title=s.title, chunk_id=s.chunk_id, start=start, end=ev.end,
                 quote=quote, supported=supported, score=round(score, 4), language=s.language, author=s.author,
                 answer_start=ev.start + span[0] if span else None, answer_end=ev.start + span[1] if span else None,
+                page=s.page,
             ))
         return self.display[key]
 
