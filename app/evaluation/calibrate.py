@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -117,6 +118,31 @@ def choose_threshold(scored: list[dict], max_false_refusals: float = 0.10) -> fl
     return best_t
 
 
+def _group(row_id: str) -> str:
+    """The fact a question belongs to: its id without the phrasing number ("codename-2" -> "codename")."""
+    return re.sub(r"[-_#]\d+$", "", row_id)
+
+
+def choose_l2(rows: list[dict], policy, grid=(1e-4, 1e-3, 1e-2), folds: int = 5) -> tuple[float, dict]:
+    """The ridge strength with the best evidence@1 under cross-validation by fact within the development half
+    (a fact's phrasings are never split between fitting and scoring)."""
+    facts = sorted({_group(r["id"]) for r in rows})
+    fold_of = {f: i % folds for i, f in enumerate(facts)}
+    result = {}
+    for l2 in grid:
+        hits = n = 0
+        for k in range(folds):
+            train = [r for r in rows if fold_of[_group(r["id"])] != k]
+            held = [r for r in rows if fold_of[_group(r["id"])] == k]
+            b, w = fit(train, l2=l2)
+            pol = replace(policy, rank_bias=b, **{f"rank_w_{f}": float(v) for f, v in zip(FEATURES, w)})
+            sc = [x for x in score(held, pol) if x["answerable"]]
+            hits += sum(x["top_hit"] for x in sc)
+            n += len(sc)
+        result[l2] = round(hits / max(1, n), 3)
+    return max(result, key=lambda k: (result[k], -k)), result
+
+
 def main(argv: list[str] | None = None) -> int:
     from app.config import load_settings
     from app.engine import Engine
@@ -130,13 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     engine = Engine(load_settings())
     dev = collect(engine, load_qa(a.dev))
     policy = engine.policy
+    cv = {}
     if not a.keep_weights:
-        b, w = fit(dev)
+        l2, cv = choose_l2(dev, policy)
+        b, w = fit(dev, l2=l2)
         policy = replace(policy, rank_bias=round(b, 3), **{f"rank_w_{k}": round(float(v), 3) for k, v in zip(FEATURES, w)})
         policy = replace(policy, min_evidence=choose_threshold(score(dev, policy)))
     t = policy.min_evidence
     report = {"weights": {k: getattr(policy, k) for k in ["rank_bias", *(f"rank_w_{f}" for f in FEATURES)]},
-              "min_evidence": t, "dev": figures(score(dev, policy), t)}
+              "min_evidence": t, "cross_validated_evidence_at_1_by_l2": cv, "dev": figures(score(dev, policy), t)}
     for path in a.test:
         report[Path(path).name] = figures(score(collect(engine, load_qa(path)), policy), t)
     json.dump(report, sys.stdout, indent=2)

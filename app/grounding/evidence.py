@@ -47,15 +47,17 @@ def key_stems(question: str) -> set[str]:
             if t[0].isdigit() or (tu.entity_key(t) in ents)}
 
 
-def lexical_coverage(question: str, sentence: str, name_weight: float, also: set[str] | frozenset = frozenset()) -> float:
-    """Share of the question's content stems found in the sentence (or in `also`); names and numbers weigh more."""
+def lexical_coverage(question: str, sentence: str, name_weight: float, also: set[str] | frozenset = frozenset(),
+                     idf: dict[str, float] | None = None) -> float:
+    """Share of the question's content stems found in the sentence (or in `also`); names and numbers weigh more,
+    and, given `idf`, rare words more than common ones."""
     q = tu.content_stems(question)
     if not q:
         return 0.0
     keys = key_stems(question)
     s = set(tu.content_stems(sentence)) | set(also)
-    weights = [name_weight if t in keys else 1.0 for t in q]
-    return sum(w for t, w in zip(q, weights) if t in s) / sum(weights)
+    weights = [(name_weight if t in keys else 1.0) * (idf.get(t, 1.0) if idf else 1.0) for t in q]
+    return sum(w for t, w in zip(q, weights) if t in s) / (sum(weights) or 1.0)
 
 
 @dataclass
@@ -91,7 +93,8 @@ def candidates(sources: list[Source], policy: GroundingPolicy) -> list[Candidate
     return out
 
 
-def _soft(question_words: list[str], sentence_words: list[str], vec: dict[str, np.ndarray]) -> tuple[float, float]:
+def _soft(question_words: list[str], sentence_words: list[str], vec: dict[str, np.ndarray],
+          idf: dict[str, float] | None = None) -> tuple[float, float]:
     """(mean, min) over the question's words of the best word-vector similarity to a word of the sentence
     (1 for the same stem)."""
     if not question_words or not sentence_words:
@@ -101,7 +104,8 @@ def _soft(question_words: list[str], sentence_words: list[str], vec: dict[str, n
     sims = q @ s.T
     exact = np.array([[tu.stem(a) == tu.stem(b) for b in sentence_words] for a in question_words], dtype=np.float32)
     best = np.maximum(sims, exact).max(axis=1).clip(0, 1)
-    return float(best.mean()), float(best.min())
+    w = np.array([(idf or {}).get(tu.stem(x), 1.0) for x in question_words])
+    return float((best * w).sum() / w.sum()), float(best.min())
 
 
 def features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy, lang: str,
@@ -126,15 +130,21 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
         sent_words.append(ws)
         all_words.update(ws)
     words = sorted(all_words)
+    # how rare each stem is among the candidate sentences: a word in every sentence tells none apart
+    df: dict[str, int] = {}
+    for c in cands:
+        for t in set(tu.content_stems(f"{c.context} {c.text}")):
+            df[t] = df.get(t, 0) + 1
+    idf = {t: math.log(1 + len(cands) / (1 + n)) for t, n in df.items()}
     vec = dict(zip(words, checker.vectors(words))) if words else {}
     for c, sv, wv, sw in zip(cands, svs, wvs, sent_words):
         meta = ref.meta_stems.get(c.source.doc_id, frozenset())
         have = set(tu.content_stems(f"{c.context} {c.text}")) | meta
-        soft, weakest = _soft([w for w in q_words if tu.stem(w) not in meta], sw, vec)
+        soft, weakest = _soft([w for w in q_words if tu.stem(w) not in meta], sw, vec, idf)
         c.feats = {
             "cos": max(float(np.dot(qv, sv)), 0.0),
             "window": max(float(np.dot(qv, wv)), 0.0),
-            "lexical": lexical_coverage(q_for_words, f"{c.context} {c.text}", p.name_weight, meta),
+            "lexical": lexical_coverage(q_for_words, f"{c.context} {c.text}", p.name_weight, meta, idf),
             "soft": soft,
             "weakest": weakest,
             "names": (sum(1 for k in keys if k in have) / len(keys)) if keys else 1.0,

@@ -32,21 +32,21 @@ class GroundingPolicy:
     # evidence score = logistic(rank_bias + sum of rank_w_<feature> * feature), see grounding/evidence.py;
     # fitted on seeds/qa_dev.jsonl by `python -m app.evaluation.calibrate` (label: the sentence holds a
     # reference answer; every sentence of an unanswerable question is a negative)
-    rank_bias: float = -3.843
-    rank_w_cos: float = 2.215
-    rank_w_window: float = -0.614
-    rank_w_lexical: float = 0.507
-    rank_w_soft: float = 2.068
-    rank_w_weakest: float = -0.16
-    rank_w_names: float = 0.411
-    rank_w_numbers: float = 0.73
-    rank_w_typed: float = 1.675
-    rank_w_rank: float = 1.089
-    rank_w_doc: float = 1.102
-    rank_w_lang: float = -0.708
+    rank_bias: float = -4.903
+    rank_w_cos: float = 3.377
+    rank_w_window: float = -2.459
+    rank_w_lexical: float = -0.591
+    rank_w_soft: float = 6.2
+    rank_w_weakest: float = -2.058
+    rank_w_names: float = 0.35
+    rank_w_numbers: float = 0.845
+    rank_w_typed: float = 1.657
+    rank_w_rank: float = 0.97
+    rank_w_doc: float = 1.242
+    rank_w_lang: float = -0.724
 
     # ---- answer or refuse ---------------------------------------------------------------------------
-    min_evidence: float = 0.6589         # the best evidence score (a probability) below this: refuse; the highest
+    min_evidence: float = 0.689         # the best evidence score (a probability) below this: refuse; the highest
                                          # point of the development half's curve whose false refusals stay <= 0.10
 
     # ---- checking a sentence against a passage -----------------------------------------------------
