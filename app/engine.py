@@ -240,7 +240,10 @@ class Engine:
         # a question about a document itself: answered from its metadata, citing its own text
         field = metadata_field(clean_q) if search_q else ""
         if field:
-            docs = sorted(ref.docs) or ([ranked[0].source.doc_id] if ranked else [])
+            # the document meant: named by its author or language, else the one the question is about (its
+            # title words are what is asked for, so they cannot be trusted to name it)
+            named = sorted(ref.docs) if ref.by_person_or_language else []
+            docs = named or list(dict.fromkeys(c.source.doc_id for c in ranked[:1]))
             profiles = self._profiles()
             doc = profiles.get(docs[0]) if docs else None
             ev = cited_span(field, doc, self._doc_chunks(doc.doc_id)) if doc else None

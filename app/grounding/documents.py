@@ -45,6 +45,7 @@ class DocRef:
     docs: set[str] = field(default_factory=set)  # doc ids named (empty: none)
     remainder: str = ""  # the question without the words that name a document
     meta_stems: dict[str, frozenset] = field(default_factory=dict)  # doc id -> its profile stems
+    by_person_or_language: bool = False  # named by an author's or a language's name, not only by title words
 
 
 def profiles_from_sources(sources) -> dict[str, DocProfile]:
@@ -82,7 +83,8 @@ def resolve(question: str, profiles: dict[str, DocProfile]) -> DocRef:
     used = set().union(*(scores[d][1] for d in docs))
     remainder = " ".join(t for t, s in zip(q_tokens, q_stems)
                          if s not in used and tu.fold(t) not in DOC_WORDS)
-    return DocRef(docs=docs, remainder=remainder or question, meta_stems={d: meta[d] for d in docs})
+    return DocRef(docs=docs, remainder=remainder or question, meta_stems={d: meta[d] for d in docs},
+                  by_person_or_language=named_by_person or named_by_lang)
 
 
 def strip_doc_words(question: str) -> str:

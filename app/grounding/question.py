@@ -154,12 +154,15 @@ def holds_expected(sentence: str, question: str, kind: str | None = None) -> boo
 
 
 # ---- questions about the documents themselves -------------------------------------------------------
+_DOC = r"(article|piece|post|blog|story|video|episode|summary|document|translation|write-?up|essay|articolo|pezzo|traduzione|documento)"
 _META = {
-    "author": re.compile(r"\bwho\s+(wrote|writes|authored|penned|is\s+the\s+(author|writer))\b|\bauthor(ed)?\b|\bwriter\b|\bbyline\b"
-                         r"|\bchi\s+(ha\s+scritto|l'ha\s+scritto|scrive|firma)\b|\bautore\b|\bautrice\b|\bfirmat[oa]\b", _I),
-    "title": re.compile(r"\btitle[sd]?\b|\bheadline\b|\bheading\b|\btitolo\b|\btitolat[oa]\b", _I),
-    "language": re.compile(r"\b(what|which)\s+language\b|\blanguage\s+is\b|\bwritten\s+in\s+(what|which)\b|\bin\s+che\s+lingua\b"
-                           r"|\bquale\s+lingua\b|\blingua\b", _I),
+    "author": re.compile(r"\bwho\s+(wrote|writes|authored|penned)\b|\b(who|name)\b.*\b(author|writer)\b"
+                         r"|\bwho\s+is\s+(it|this|the\s+\w+)\s+by\b|\bchi\s+(ha\s+scritto|l'ha\s+scritto|scrive|firma)\b"
+                         r"|\b(l')?autor[ei]\s+(del|della|dell'|di)\b|\bchi\s+è\s+l'autore\b", _I),
+    "title": re.compile(r"\btitle[sd]?\b|\bheadline\b|\bheading\b|\btitolo\b|\btitolat[oa]\b"
+                        r"|\b" + _DOC + r"\b.*\b(is|was)\s+(called|named)\b|\bcome\s+si\s+intitola\b", _I),
+    "language": re.compile(r"\b(what|which)\s+language\b(?!\s+model)|\blanguage\s+is\b|\bwritten\s+in\s+(what|which)\b|\bin\s+che\s+lingua\b"
+                           r"|\bquale\s+lingua\b|\bin\s+quale\s+lingua\b", _I),
 }
 
 
