@@ -17,8 +17,9 @@ SETTING_FLAGS = [
     ("--embedder", "embedder", str, "local | ollama"),
     ("--embed-model", "embed_model", str, "Ollama embedding model (embedder=ollama)"),
     ("--embed-precision", "embed_precision", str, "int8 (faster) | fp32 (local embedder; recorded in the index)"),
-    ("--backend", "backend", str, "auto | llamacpp | ollama"),
-    ("--model", "model", str, "GGUF path (llamacpp) or Ollama model name"),
+    ("--backend", "backend", str, "auto | llamacpp | ollama | openai"),
+    ("--model", "model", str, "GGUF path (llamacpp), Ollama model name, or the OpenAI-compatible server's model"),
+    ("--openai-base-url", "openai_base_url", str, "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"),
     ("--ollama-host", "ollama_host", str, "Ollama server URL (OLLAMA_HOST)"),
     ("--ollama-read-timeout", "ollama_read_timeout", float, "seconds to wait for Ollama output"),
     ("--top-k", "top_k", int, "passages retrieved"),
@@ -39,7 +40,7 @@ def common_parent() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace):
     return load_settings(**{dest: getattr(args, dest, None) for _, dest, _, _ in SETTING_FLAGS}
-                         | {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None) is not None})
+                         | {k: getattr(args, k) for k in ("host", "port", "api_key") if getattr(args, k, None) is not None})
 
 
 def _engine(settings):

@@ -120,16 +120,22 @@ class Engine:
 
         return condense(question, history, self)
 
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None, *, top_k: int | None = None,
+            temperature: float | None = None, max_tokens: int | None = None) -> Answer:
         answer = None
-        for ev in self.ask_stream(question, history):
+        for ev in self.ask_stream(question, history, top_k=top_k, temperature=temperature, max_tokens=max_tokens):
             if ev.kind == "answer":
                 answer = ev.data
         assert answer is not None
         return answer
 
-    def ask_stream(self, question: str, history: list[tuple[str, str]] | None = None) -> Iterator[Event]:
+    def ask_stream(self, question: str, history: list[tuple[str, str]] | None = None, *, top_k: int | None = None,
+                   temperature: float | None = None, max_tokens: int | None = None) -> Iterator[Event]:
+        """Per-request options (None = the settings') travel with the request: no engine per option value."""
         s = self.settings
+        top_k = s.top_k if top_k is None else top_k
+        temperature = s.temperature if temperature is None else temperature
+        max_tokens = s.max_tokens if max_tokens is None else max_tokens
         t0 = time.perf_counter()
         question = self.validate(question)
         lang = language.detect(question)
@@ -137,7 +143,7 @@ class Engine:
         search_q = self.condense(clean_q, history) if (history and clean_q) else clean_q
         timings = Timings()
 
-        sources = self.retriever.search(search_q, s.top_k) if search_q else []
+        sources = self.retriever.search(search_q, top_k) if search_q else []
         timings.retrieve_ms = (time.perf_counter() - t0) * 1000
         yield Event("retrieved", {"sources": sources, "searched_for": search_q})
 
@@ -198,7 +204,7 @@ class Engine:
             kept.append(verdict)
             return verdict
 
-        stream = self.backend.stream(messages, max_tokens=s.max_tokens, temperature=s.temperature)
+        stream = self.backend.stream(messages, max_tokens=max_tokens, temperature=temperature)
         try:
             for piece in stream:
                 if first is None:

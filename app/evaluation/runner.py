@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,60 +10,19 @@ from typing import Any, Callable
 from app.errors import BackendError, CiteqaError, InputError
 
 from . import metrics as M
+from .files import RAGAS, RESULTS, RUN, SUMMARY, append_record, read_results
+from .formats import EXPORTS, write_ragas
 from .judges import SelfJudge, make_judge
+from .parallel import in_order
 from .qa_file import QAItem, file_sha256, load_qa
+from .report import write_reports
 
-RESULTS = "results.jsonl"
-SUMMARY = "summary.json"
-RUN = "run.json"
 SCHEMA = 1
 # Keys of the engine description that must match when a run is resumed.
 IDENTITY_KEYS = ("backend", "model", "embedder", "index_fingerprint", "prompts_hash", "judge")
+SERIAL_BACKENDS = ("llamacpp",)  # one model context in this process: --workers > 1 is refused
 
 Progress = Callable[[int, int, float | None], None]
-
-
-# ---------------------------------------------------------------- results file
-
-def read_results(path: Path, repair: bool = False) -> dict[str, dict]:
-    """id -> record. A truncated last line (a killed run) is ignored, and cut off the file when `repair`."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    data = path.read_bytes()
-    records: dict[str, dict] = {}
-    offset = 0
-    lines = data.split(b"\n")
-    for n, raw in enumerate(lines, start=1):
-        start = offset
-        offset += len(raw) + 1
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw.decode("utf-8"))
-            if not isinstance(rec, dict) or "id" not in rec:
-                raise ValueError("no id")
-        except (ValueError, UnicodeDecodeError):
-            is_last = all(not rest.strip() for rest in lines[n:])
-            if is_last:
-                if repair:
-                    with open(path, "r+b") as f:
-                        f.truncate(start)
-                break
-            raise InputError(
-                f"{path}: line {n} is not a valid result line; delete that line (it will be run again) and use --resume"
-            ) from None
-        records[str(rec["id"])] = rec
-    return records
-
-
-def _append(f, record: dict) -> None:
-    f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    f.flush()
-    try:
-        os.fsync(f.fileno())
-    except OSError:
-        pass
 
 
 # ---------------------------------------------------------------- one question
@@ -135,6 +93,7 @@ def evaluate_answer(item: QAItem, ans: dict, judge: Any, k: int | None) -> dict:
         ],
         "sentences": sentences,
         "retrieved": retrieved,
+        "retrieved_contexts": [s.get("text", "") for s in ans.get("sources", []) or []],
         "backend": ans.get("backend", ""),
         "model": ans.get("model", ""),
         "timings": timings,
@@ -234,12 +193,13 @@ def run_eval(
     judge: Any = None,
     progress: Progress | None = None,
     limit: int | None = None,
+    workers: int = 1,
+    export: tuple[str, ...] = (),
 ) -> dict:
     """Evaluate `engine` on the questions of `qa_path`; write results.jsonl, summary.json, report.md, report.html
     into `out_dir` and return the summary. `judge`: None (the engine's own checker), 'ollama:MODEL', or an object
-    with `name`, `self_judged` and `entails(passage, claim) -> bool`."""
-    from .report import write_reports
-
+    with `name`, `self_judged` and `entails(passage, claim) -> bool`. `workers` > 1 asks that many questions at once
+    (a served backend only); `export` ("ragas",) also writes those tools' files (see formats.py)."""
     items = load_qa(qa_path)  # validation first: nothing runs on an invalid file
     if limit is not None:
         if limit < 1:
@@ -251,9 +211,18 @@ def run_eval(
     results_path = out / RESULTS
     if results_path.exists() and results_path.stat().st_size > 0 and not resume:
         raise InputError(f"{results_path} already exists: add --resume to continue that run, or choose another --out")
+    unknown = [e for e in export if e not in EXPORTS]
+    if unknown:
+        raise InputError(f"--export {unknown[0]}: unknown format; give one of {', '.join(EXPORTS)}")
+    if workers < 1:
+        raise InputError(f"--workers {workers}: give a positive number")
     judge_obj = _resolve_judge(judge, engine)
 
     run = _describe(engine)
+    if workers > 1 and run["backend"] in SERIAL_BACKENDS:
+        raise InputError(f"--workers {workers}: the embedded model ({run['backend']}) answers one question at a time; "
+                         "use --workers 1, or a served backend (--backend ollama or openai)")
+    run["workers"] = workers
     run.update({
         "schema": SCHEMA,
         "qa_file": str(qa_path),
@@ -294,30 +263,37 @@ def run_eval(
     if progress:
         progress(finished, total, None)
     t_start = time.monotonic()
+
+    def answer(item: QAItem) -> dict:
+        try:
+            ans, error = _answer_dict(engine.ask(item.question)), None
+        except BackendError:
+            raise
+        except CiteqaError as e:
+            ans, error = {}, str(e)
+        except Exception as e:  # noqa: BLE001 - one broken question must not lose the run
+            ans, error = {}, f"{type(e).__name__}: {e}"
+        record = evaluate_answer(item, ans, judge_obj if not error else None, k)
+        if error:
+            record["error"] = error
+            record["passed"] = False
+        record["judge"] = judge_obj.name
+        return record
+
     with open(results_path, "a", encoding="utf-8") as f:
-        for i, item in enumerate(todo, start=1):
-            try:
-                ans = _answer_dict(engine.ask(item.question))
-                error = None
-            except BackendError as e:
-                raise type(e)(
-                    f"{e} (stopped after {finished}/{total} questions; finished results are kept in {results_path}: "
-                    "fix the backend and rerun with --resume)"
-                ) from None
-            except CiteqaError as e:
-                ans, error = {}, str(e)
-            except Exception as e:  # noqa: BLE001 - one broken question must not lose the run
-                ans, error = {}, f"{type(e).__name__}: {e}"
-            record = evaluate_answer(item, ans, judge_obj if not error else None, k)
-            if error:
-                record["error"] = error
-                record["passed"] = False
-            record["judge"] = judge_obj.name
-            _append(f, record)
-            finished += 1
-            if progress:
-                elapsed = time.monotonic() - t_start
-                progress(finished, total, elapsed / i * (len(todo) - i))
+        try:
+            # concurrent questions, written in file order: a killed run leaves a prefix, so --resume still works
+            for i, (item, record) in enumerate(in_order(answer, todo, workers), start=1):
+                append_record(f, record)
+                finished += 1
+                if progress:
+                    elapsed = time.monotonic() - t_start
+                    progress(finished, total, elapsed / i * (len(todo) - i))
+        except BackendError as e:
+            raise type(e)(
+                f"{e} (stopped after {finished}/{total} questions; finished results are kept in {results_path}: "
+                "fix the backend and rerun with --resume)"
+            ) from None
 
     all_records = read_results(results_path)
     records = [all_records[it.id] for it in items if it.id in all_records]
@@ -326,4 +302,6 @@ def run_eval(
     summary = summarize(records, run)
     (out / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     write_reports(summary, records, out)
+    if "ragas" in export:
+        write_ragas(records, out / RAGAS)
     return summary
