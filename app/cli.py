@@ -153,6 +153,12 @@ def cmd_chat(args, settings) -> int:
     return serve(settings)
 
 
+def cmd_serve(args, settings) -> int:
+    from app.api.serve import serve_api
+
+    return serve_api(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parent = common_parent()
     p = argparse.ArgumentParser(prog="citeqa", description="Answers only from your documents, with checked citations.")
@@ -187,7 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("chat", parents=[parent], help="open the chat window (Gradio)")
     s.add_argument("--host", default=None)
     s.add_argument("--port", type=int, default=None)
+    s.add_argument("--api-key", dest="api_key", default=None, help="require Authorization: Bearer KEY on /v1 (CITEQA_API_KEY)")
     s.set_defaults(handler=cmd_chat)
+
+    s = sub.add_parser("serve", parents=[parent], help="serve the OpenAI-compatible API only (/v1/chat/completions)")
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+    s.add_argument("--api-key", dest="api_key", default=None, help="require Authorization: Bearer KEY (CITEQA_API_KEY)")
+    s.set_defaults(handler=cmd_serve)
 
     try:
         from app.evaluation.cli import register

@@ -205,3 +205,12 @@ def create_api(engine_for: EngineFor, api_key: str = "") -> FastAPI:
     app = FastAPI(title="citeqa", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(make_router(engine_for, api_key))
     return app
+
+
+def mount_first(app: FastAPI, router: APIRouter) -> None:
+    """Add the router's routes to a running FastAPI app (Gradio's), ahead of its own routes."""
+    before = len(app.router.routes)
+    app.include_router(router)
+    added = app.router.routes[before:]
+    del app.router.routes[before:]
+    app.router.routes[:0] = added
