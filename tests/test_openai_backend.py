@@ -3,7 +3,6 @@ serving the embedded SmolLM2 GGUF on loopback, started here. Also `citeqa eval -
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
