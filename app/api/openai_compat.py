@@ -49,9 +49,9 @@ def completion(answer: Any, cid: str, created: int) -> dict:
             "usage": _usage(answer)} | evidence_fields(answer)
 
 
-def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None = None, **extra: Any) -> str:
+def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None = None, extra: dict | None = None) -> str:
     body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]} | extra
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]} | (extra or {})
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
@@ -81,7 +81,7 @@ def sse_events(events: Iterator[Any], first: Any, cid: str, created: int, model:
                 if rest:  # a refusal (no checked sentences), or text the sentences did not carry
                     yield _chunk(cid, created, a.model, {"content": rest})
                 extra = evidence_fields(a) | ({"usage": _usage(a)} if include_usage else {})
-                yield _chunk(cid, created, a.model, {}, "stop", **extra)
+                yield _chunk(cid, created, a.model, {}, "stop", extra)
     except CiteqaError as e:  # after the headers: OpenAI's clients raise on an event with "error"
         yield f"data: {json.dumps(_error_for(e).body(), ensure_ascii=False)}\n\n"
     except Exception as e:  # noqa: BLE001 - never a traceback on the wire
