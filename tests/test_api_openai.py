@@ -50,7 +50,7 @@ def test_cited_answer_non_streaming(oai):
     assert cits and {x["doc_id"] for x in cits} <= THREADS_DOCS
     for x in cits:
         assert set(x) >= {"n", "doc_id", "title", "quote", "start", "end", "page"} and x["end"] > x["start"]
-    assert extra(c, "backend") == "llamacpp" and extra(c, "model") and extra(c, "searched_for")
+    assert extra(c, "backend") == "llamacpp" and c.model.endswith(".gguf") and extra(c, "searched_for")
 
 
 def test_cited_answer_streaming_sends_checked_sentences(oai):
@@ -63,7 +63,7 @@ def test_cited_answer_streaming_sends_checked_sentences(oai):
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop"
     assert extra(last, "refused") is False and {x["doc_id"] for x in extra(last, "citations")} <= THREADS_DOCS
-    assert extra(last, "backend") == "llamacpp"
+    assert extra(last, "backend") == "llamacpp" and last.model == whole.model
 
 
 def test_follow_up_from_earlier_messages(oai):
