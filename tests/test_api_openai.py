@@ -96,3 +96,36 @@ def test_max_tokens_and_top_k_travel_with_the_request(oai):
     c = oai.chat.completions.create(model="citeqa", max_tokens=8, temperature=0.0, extra_body={"top_k": 2},
                                     messages=[{"role": "user", "content": THREADS_Q}])
     assert c.usage.completion_tokens <= 8
+
+
+def test_citeqa_serve_is_the_api_alone(engine, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    env = os.environ | {"CITEQA_API_KEY": KEY, "CITEQA_BACKEND": "llamacpp", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port),
+                             "--data-dir", str(engine.settings.data_dir)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {KEY}"}
+    try:
+        for _ in range(240):  # readiness, at most ~2 minutes
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+            try:
+                if httpx.get(f"{base}/v1/models", headers=auth, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        r = httpx.post(f"{base}/v1/chat/completions", headers=auth, timeout=300,
+                       json={"model": "citeqa", "messages": [{"role": "user", "content": THREADS_Q}]})
+        assert r.status_code == 200 and r.json()["citations"] and r.json()["refused"] is False
+        assert httpx.get(f"{base}/v1/models", timeout=5).status_code == 401
+        assert httpx.get(f"{base}/", timeout=5).status_code == 404  # no Gradio here
+    finally:
+        proc.terminate()
+        proc.wait(20)
