@@ -16,7 +16,7 @@ SETTING_FLAGS = [
     ("--collection", "collection", str, "Chroma collection name"),
     ("--embedder", "embedder", str, "local | ollama"),
     ("--embed-model", "embed_model", str, "Ollama embedding model (embedder=ollama)"),
-    ("--embed-precision", "embed_precision", str, "int8 (faster) | fp32 (local embedder; recorded in the index)"),
+    ("--embed-precision", "embed_precision", str, "auto | int8 | fp32 (local embedder; auto: the index's, else the CPU's choice)"),
     ("--backend", "backend", str, "auto | llamacpp | ollama | openai"),
     ("--model", "model", str, "GGUF path (llamacpp), Ollama model name, or the OpenAI-compatible server's model"),
     ("--openai-base-url", "openai_base_url", str, "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"),
@@ -58,12 +58,14 @@ def cmd_ingest(args, settings) -> int:
     engine = _engine(settings)
     paths = [Path(p) for p in args.paths] or [settings.docs_path]
 
-    def progress(done, total, name):
+    def progress(done, total, name):  # per file and phase: "[3/40] book.txt: embed 512/6702 chunks"
         if sys.stderr.isatty() and total:
-            print(f"\r[{done}/{total}] {name[:50]:<50}", end="" if done < total else "\n", file=sys.stderr)
+            print(f"\r[{done}/{total}] {name[:70]:<70}", end="" if done < total else "\n", file=sys.stderr)
 
     report = engine.ingest(paths, prune=args.prune, rebuild=args.rebuild, progress=progress)
     for f in report.files:
+        for note in f.warnings:
+            print(f"citeqa: warning: {note}", file=sys.stderr)
         if f.status == "failed":
             _err(f.error)
             continue
@@ -130,7 +132,8 @@ def cmd_ask(args, settings) -> int:
         print("Sources:")
         for c in shown:
             who = f", {c.author}" if c.author else ""
-            print(f"  [{c.n}] {c.title}{who} ({c.doc_id}, chars {c.start}-{c.end})\n      “{c.quote}”")
+            page = f", p. {c.page}" if c.page else ""
+            print(f"  [{c.n}] {c.title}{who} ({c.doc_id}{page}, chars {c.start}-{c.end})\n      “{c.quote}”")
     elif answer.sources:
         print("Closest passages:")
         for s in answer.sources[:3]:
@@ -142,7 +145,7 @@ def cmd_ask(args, settings) -> int:
 
 
 def _sentence_text(s) -> str:
-    from app.citations import render
+    from app.grounding.citations import render
 
     return render([s])
 

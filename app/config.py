@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     # embedding and chunking (recorded in the index)
     embedder: Literal["local", "ollama"] = Field("local", description="`local` all-MiniLM-L6-v2 or `ollama`.")
     embed_model: str = Field("", description="Ollama embedding model name (e.g. nomic-embed-text) when embedder=ollama.")
-    embed_precision: Literal["int8", "fp32"] = Field(
-        "int8", description="Local embedder: `int8` (about 2x faster) or `fp32` (exact sentence-transformers vectors).")
+    embed_precision: Literal["auto", "int8", "fp32"] = Field(
+        "auto", description="Local embedder: `auto` (an existing index keeps what it records; a new one takes int8 "
+                            "where the CPU has VNNI/AMX or a measured probe says so, else fp32), `int8` or `fp32`.")
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Texts per request to an Ollama embedder.")
     chunk_size: int = Field(160, ge=32, le=2048, description="Chunk size in tokens.")
     chunk_overlap: int = Field(24, ge=0, le=512)
@@ -61,10 +62,11 @@ class Settings(BaseSettings):
 
     # retrieval and grounding
     top_k: int = Field(5, ge=1, le=50, description="Passages retrieved (hybrid vector + BM25).")
-    evidence_k: int = Field(3, ge=1, le=20, description="Evidence sentences shown to the model.")
-    min_evidence: float = Field(0.42, ge=0.0, le=1.0, description="Below this evidence score the answer is a refusal.")
-    min_support: float = Field(0.55, ge=0.0, le=1.0, description="A sentence needs this support score to stay.")
-    relevance_margin: float = Field(0.1, ge=0.0, le=1.0, description="A model sentence must cite evidence within this of the best evidence score.")
+    # grounding: None keeps the calibrated value of app/grounding/policy.py (GroundingPolicy)
+    evidence_k: int | None = Field(None, ge=1, le=20, description="Evidence sentences shown to the model.")
+    min_evidence: float | None = Field(None, ge=0.0, le=1.0, description="Below this evidence score the answer is a refusal.")
+    min_support: float | None = Field(None, ge=0.0, le=1.0, description="A sentence needs this support score to stay.")
+    relevance_margin: float | None = Field(None, ge=0.0, le=1.0, description="A model sentence must cite evidence within this of the best evidence score.")
     max_question_chars: int = Field(2000, ge=10)
 
     # chat server

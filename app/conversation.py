@@ -1,78 +1,84 @@
-"""Follow-up questions -> standalone questions, before retrieval."""
+"""Follow-up questions -> standalone questions, before retrieval. Deterministic: no model call.
+
+A follow-up ("and the year before?", "who runs it?") is resolved from the conversation: the content words of
+the previous standalone question (itself resolved the same way, turn by turn) and the names and numbers of
+the previous answer. Only words are carried over, never sentences, so no template text ("The documents
+state: ...") or whole sentences of an earlier answer can leak into the search. The question's own words come
+first and keep its interrogative, so what it asks for (a person, a quantity, a date) does not change.
+"""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from app import textutil as tu
-from app.errors import CiteqaError
+from app.grounding import text as tu
+from app.prompts import localized
 
-if TYPE_CHECKING:
-    from app.engine import Engine
-
-_FOLLOW = re.compile(r"^(and|but|what about|how about|also|so|e|ma|invece|anche)\b|\b(it|its|they|them|their|that|this|those|he|she|his|her|esso|essa|loro|lui|lei|questo|quello)\b", re.I)
-HISTORY_TURNS = 3  # how many previous turns the rewrite sees
-MAX_ANSWER_CHARS = 300  # previous answers are cut to this in the rewrite prompt
-_LEAD = re.compile(r"^\s*(standalone question|question|domanda)\s*:\s*", re.I)
+_FOLLOW = re.compile(r"^(and|but|what about|how about|also|so|then|e|ed|ma|invece|anche|allora|e invece)\b|"
+                     r"\b(it|its|they|them|their|that|this|those|these|he|she|him|his|her|there|the other|"
+                     r"esso|essa|loro|lui|lei|questo|questa|quello|quella|suo|sua|suoi|sue|ci|lì)\b", re.I)
+HISTORY_TURNS = 3  # how many previous turns are resolved
+MAX_CONTEXT_WORDS = 12  # words carried over from the conversation
 
 
 def looks_like_follow_up(question: str) -> bool:
     return bool(_FOLLOW.search(question)) or len(tu.content_stems(question)) <= 2
 
 
-def fallback(question: str, history: list[tuple[str, str]]) -> str:
-    """Deterministic standalone question: the previous question followed by this one."""
-    prev_q = history[-1][0].strip()
-    return f"{prev_q} {question}".strip() if prev_q else question
+def _template_words() -> set[str]:
+    words: set[str] = set()
+    for name in ("quote", "refusal", "closest"):
+        for lang in ("en", "it"):
+            words |= set(tu.content_stems(localized(name, lang).replace("{quote}", " ").replace("{topic}", " ")))
+    return words
 
 
-def _clean(text: str) -> str:
-    line = next((ln for ln in (text or "").strip().splitlines() if ln.strip()), "")
-    line = _LEAD.sub("", tu.strip_citations(line)).strip().strip("\"'“”«»`").strip()
-    return " ".join(line.split())
+def _is_refusal(answer: str) -> bool:
+    a = tu.fold(answer.strip())
+    return any(a.startswith(tu.fold(localized("refusal", lang).split("{")[0].strip())) for lang in ("en", "it"))
 
 
-def acceptable(rewrite: str, question: str, history: list[tuple[str, str]]) -> bool:
-    """A rewrite is kept only when it keeps every content word of the question and names nothing
-    that is not already in the question or the conversation."""
-    if not rewrite or len(rewrite) > 4 * max(len(question), 60) or tu.is_injection(rewrite):
-        return False
-    have = set(tu.content_stems(rewrite))
-    if not set(tu.content_stems(question)) <= have:
-        return False
-    context = question + " " + " ".join(f"{q} {a}" for q, a in history)
-    if not tu.entities(rewrite) <= tu.entities(context):
-        return False
-    if not tu.numbers(rewrite) <= tu.numbers(context):
-        return False
-    # it must have taken something from the conversation, else it is no better than the question itself
-    return len(have) > len(set(tu.content_stems(question)))
+def answer_terms(answer: str) -> list[str]:
+    """Names and numbers an answer gives (a refusal gives none), without template words."""
+    if not answer or _is_refusal(answer):
+        return []
+    skip = _template_words()
+    text = tu.strip_citations(answer)
+    out = []
+    for tok in tu.tokens(text):
+        key = tu.entity_key(tok)
+        if (key in tu.entities(text) or tok[0].isdigit()) and tu.stem(tok) not in skip:
+            out.append(tok)
+    return list(dict.fromkeys(out))
 
 
-def rewrite_with_model(question: str, history: list[tuple[str, str]], engine: "Engine") -> str:
-    from app.llm import Message
-    from app.prompts import template
-
-    turns = []
-    for q, a in history[-HISTORY_TURNS:]:
-        a = " ".join(tu.strip_citations(a or "").split())
-        if len(a) > MAX_ANSWER_CHARS:
-            a = a[:MAX_ANSWER_CHARS].rstrip() + "…"
-        turns.append(f"User: {q.strip()}\nAssistant: {a}")
-    prompt = template("condense").format(history="\n".join(turns), question=question)
-    out = engine.backend.complete([Message("user", prompt)], max_tokens=48, temperature=0.0)
-    return _clean(out)
-
-
-def condense(question: str, history: list[tuple[str, str]], engine: "Engine") -> str:
-    """A standalone question: the model rewrites it; if the rewrite loses the question's own content
-    words or invents names, fall back to joining the previous question and this one (deterministic)."""
-    if not history or not looks_like_follow_up(question):
+def condense(question: str, history: list[tuple[str, str]] | None) -> str:
+    """The standalone question for retrieval: the question itself, then (for a follow-up) the words it
+    refers to, from the last turns."""
+    if not history:
         return question
-    try:
-        rewrite = rewrite_with_model(question, history, engine)
-    except CiteqaError:
-        rewrite = ""
-    if acceptable(rewrite, question, history):
-        return rewrite
-    return fallback(question, history)
+    standalone = ""
+    for q, a in history[-HISTORY_TURNS:]:
+        standalone = _resolve(q, standalone, a_prev) if standalone else q
+        a_prev = a
+    last_answer = history[-1][1]
+    return _resolve(question, standalone, last_answer)
+
+
+def _resolve(question: str, previous: str, previous_answer: str) -> str:
+    if not looks_like_follow_up(question):
+        return question
+    have = set(tu.content_stems(question))
+    carried: list[str] = []
+    sw = tu.stopwords()
+    own = [t for t in tu.tokens(previous) if tu.fold(t) not in sw and (len(t) > 1 or t.isdigit())]
+    for w in [*own, *answer_terms(previous_answer)]:
+        s = tu.stem(w)
+        if s in have:
+            continue
+        have.add(s)
+        carried.append(w)
+        if len(carried) >= MAX_CONTEXT_WORDS:
+            break
+    if not carried:
+        return question
+    return f"{question.rstrip()} ({' '.join(carried)})"

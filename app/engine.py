@@ -13,22 +13,31 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from app import __version__
-from app import textutil as tu
-from app.checking import SupportChecker
-from app.citations import CitationBook, SentenceAssembler, check_sentence, quote_fallback, render
 from app.config import Settings
-from app.errors import InputError
-from app.evidence import answerability, select
+from app.errors import IndexError_, IndexMismatchError, InputError
+from app.grounding import text as tu
+from app.grounding.assembly import SentenceAssembler
+from app.grounding.checking import SupportChecker
+from app.grounding.citations import CitationBook, check_sentence, render
+from app.grounding.answerability import refusal_reason
+from app.grounding.answers import answer_span, answers
+from app.grounding.documents import DocProfile, DocRef, resolve, strip_doc_words
+from app.grounding.evidence import rank, select
+from app.grounding.fallback import quote_fallback
+from app.grounding.metadata import cited_span, statement
+from app.grounding.policy import GroundingPolicy
+from app.grounding.question import metadata_field
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
+from app.sanitize import strip_controls
 from app.types import Answer, CheckedSentence, Evidence, Source, Timings
 from index import language
-from index.embedders import make_embedder
-from index.ingest import DocInfo, IngestReport, Ingestor, document_text
+from index.embedders import Embedder, make_embedder
+from index.documents import DocInfo, document_text
+from index.ingest import IngestReport, Ingestor
 from index.store import ChromaStore
 
-MAX_SENTENCES = 3
 _FINISHED = re.compile(r"[.!?…»”\"')\]]\s*$")
 
 
@@ -41,12 +50,14 @@ class Event:
 
 
 class Engine:
-    def __init__(self, settings: Settings | None = None, backend: LLMBackend | None = None):
+    def __init__(self, settings: Settings | None = None, backend: LLMBackend | None = None,
+                 embedder: Embedder | None = None):
         self.settings = settings or Settings()
-        self.embedder = make_embedder(self.settings)
+        self.embedder = embedder or make_embedder(self.settings)
         self.store = ChromaStore(self.settings)
         self.retriever = HybridRetriever(self.settings, self.embedder, self.store)
-        self.checker = SupportChecker(self.embedder, self.settings.min_support)
+        self.policy = GroundingPolicy.from_settings(self.settings)
+        self.checker = SupportChecker(self.embedder, self.policy)
         self._backend = backend
         self._backend_why = "given" if backend else ""
         self._lock = threading.Lock()
@@ -60,14 +71,19 @@ class Engine:
                     self._backend, self._backend_why = make_backend(self.settings)
         return self._backend
 
+    @property
+    def backend_reason(self) -> str:
+        """How the backend was chosen ("" until it is), e.g. "Ollama not reachable at ...: using the embedded ..."."""
+        return self._backend_why
+
     def describe(self) -> dict[str, Any]:
         b = self.backend
-        col = self.store.live()
-        fp = self.store.fingerprint_of(col) if col is not None else None
+        fp = self.store.fingerprint()
         return {
             "backend": b.name, "model": b.model, "backend_reason": self._backend_why,
             "embedder": self.embedder.id, "index_fingerprint": fp.short if fp else None,
-            "prompts_hash": prompts_hash(), "version": __version__,
+            "prompts_hash": prompts_hash(), "policy_hash": self.policy.digest(), "policy": self.policy.to_dict(),
+            "version": __version__,
             "documents": len(self.retriever.documents), "chunks": self.retriever.n_chunks,
         }
 
@@ -75,9 +91,12 @@ class Engine:
         """Load the index, embedder and model now, so the first question is fast."""
         self.retriever.refresh()
         _ = self.backend
-        if self.retriever.n_chunks <= 2000:  # small index: embed every evidence sentence once, up front
-            self.checker.vectors([t for n in self.retriever.nodes for t, _, _ in tu.sentences(n.get_content())
-                                  if len(t.split()) >= 4])
+        if self.retriever.n_chunks <= self.policy.warm_sentence_limit:
+            # small index: embed every evidence sentence, with its context, and every word of them now
+            texts = [n.get_content() for n in self.retriever.nodes]
+            sents = [t for x in texts for t, _, _ in tu.sentences(x) if len(t.split()) >= self.policy.min_evidence_words]
+            self.checker.vectors(sents + [f"{a} {b}" for a, b in zip(sents, sents[1:])])
+            self.checker.vectors(sorted({w for x in texts for w in tu.content_words(x)}))
         else:
             self.checker.vectors(["warm up"])
 
@@ -85,14 +104,22 @@ class Engine:
     def ingest(self, paths: list[Path] | None = None, prune: bool = False, rebuild: bool = False,
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         report = Ingestor(self.settings, self.embedder, self.store).run(paths or [self.settings.docs_path], prune, rebuild, progress)
-        if self.store.live() is not None and self.store.live().count():
+        if self.store.exists():
             self.retriever.refresh(force=True)
         return report
 
     def documents(self) -> list[DocInfo]:
-        from index.ingest import list_documents
-
-        return list_documents(self.settings, self.store)
+        """The document table: the retriever's once it has loaded the index (no store read when it is current),
+        else the store's (chunk metadata only)."""
+        if self.retriever.n_chunks:
+            try:
+                self.retriever.refresh()
+                return list(self.retriever.documents.values())
+            except IndexMismatchError:
+                raise
+            except IndexError_:
+                return []
+        return list(self.store.documents().values())
 
     def document_text(self, doc_id: str) -> str:
         for d in self.documents():
@@ -105,7 +132,7 @@ class Engine:
 
     # ---- answering ---------------------------------------------------------------------------
     def validate(self, question: str) -> str:
-        q = "".join(ch for ch in (question or "") if ch.isprintable() or ch in "\n\t").strip()
+        q = strip_controls(question).strip()
         if not q:
             raise InputError("the question is empty: type a question about the documents")
         if len(q) > self.settings.max_question_chars:
@@ -118,7 +145,7 @@ class Engine:
     def condense(self, question: str, history: list[tuple[str, str]]) -> str:
         from app.conversation import condense
 
-        return condense(question, history, self)
+        return condense(question, history)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None, *, top_k: int | None = None,
             temperature: float | None = None, max_tokens: int | None = None) -> Answer:
@@ -129,13 +156,42 @@ class Engine:
         assert answer is not None
         return answer
 
+    # ---- the steps of one answer ---------------------------------------------------------------
+    def _profiles(self) -> dict[str, DocProfile]:
+        return {d: DocProfile(d, i.title, i.author, i.language) for d, i in self.retriever.documents.items()}
+
+    def metadata_names(self) -> frozenset:
+        """Names in the documents' titles and authors: a question may use them to point at a document."""
+        return frozenset().union(*(tu.entities(f"{p.title} {p.author}") for p in self._profiles().values()))
+
+    def _candidates(self, query: str, ref: DocRef, n: int) -> list[Source]:
+        """Passages whose sentences are scored; a named document's passages are always among them."""
+        sources = self.retriever.search(query, n)
+        if ref.docs and not any(s.doc_id in ref.docs for s in sources):
+            wider = self.retriever.search(query, max(n * 4, 40))
+            sources += [s for s in wider if s.doc_id in ref.docs][: max(2, n // 2)]
+        return sources
+
+    def _doc_chunks(self, doc_id: str) -> list[Source]:
+        from app.retrieval import node_to_source
+
+        return [node_to_source(n, 0.0) for n in self.retriever.nodes if n.metadata.get("doc_id") == doc_id]
+
+    def gather(self, search_q: str, lang: str, top_k: int) -> tuple[DocRef, list[Source], list]:
+        """The evidence step, shared by answering and calibration: which documents the question names, the
+        candidate passages, and their sentences ranked by evidence score."""
+        self.retriever.refresh()
+        ref = resolve(search_q, self._profiles())
+        query = strip_doc_words(search_q) or search_q
+        pool = self._candidates(query, ref, max(self.policy.candidate_chunks, top_k))
+        return ref, pool, rank(search_q, pool, self.checker, self.policy, lang, ref)
+
     def ask_stream(self, question: str, history: list[tuple[str, str]] | None = None, *, top_k: int | None = None,
                    temperature: float | None = None, max_tokens: int | None = None) -> Iterator[Event]:
-        """Per-request options (None = the settings') travel with the request: no engine per option value."""
-        s = self.settings
-        top_k = s.top_k if top_k is None else top_k
+        s, p = self.settings, self.policy
+        top_k = top_k or s.top_k
         temperature = s.temperature if temperature is None else temperature
-        max_tokens = s.max_tokens if max_tokens is None else max_tokens
+        max_tokens = max_tokens or s.max_tokens
         t0 = time.perf_counter()
         question = self.validate(question)
         lang = language.detect(question)
@@ -143,15 +199,18 @@ class Engine:
         search_q = self.condense(clean_q, history) if (history and clean_q) else clean_q
         timings = Timings()
 
-        sources = self.retriever.search(search_q, top_k) if search_q else []
-        timings.retrieve_ms = (time.perf_counter() - t0) * 1000
-        yield Event("retrieved", {"sources": sources, "searched_for": search_q})
-
+        ref = DocRef(remainder=search_q)
+        ranked: list = []
+        sources: list[Source] = []
+        if search_q:
+            ref, pool, ranked = self.gather(search_q, lang, top_k)
+            sources = pool[:top_k]
+            timings.retrieve_ms = (time.perf_counter() - t0) * 1000
+            yield Event("retrieved", {"sources": sources, "searched_for": search_q})
+        else:
+            yield Event("retrieved", {"sources": [], "searched_for": search_q})
+        best = ranked[0].score if ranked else 0.0
         tp = time.perf_counter()
-        evidence = select(search_q, sources, self.checker, s.evidence_k, lang) if search_q else []
-        best = evidence[0].score if evidence else 0.0
-        _, uncovered = answerability(search_q, sources) if search_q else (0.0, "")
-        timings.prompt_ms = (time.perf_counter() - tp) * 1000
 
         def finish(answer_text: str, refused: bool, sentences: list[CheckedSentence], book: CitationBook | None,
                    draft: str = "", reason: str = "") -> Answer:
@@ -159,28 +218,52 @@ class Engine:
             if timings.generate_ms and timings.tokens:
                 timings.tokens_per_s = timings.tokens / (timings.generate_ms / 1000)
             backend = self.backend
+            shown = list(sources)
+            for c in (book.citations if book else []):
+                if not any(x.chunk_id == c.chunk_id for x in shown):
+                    shown += [x for x in pool_all if x.chunk_id == c.chunk_id][:1]
             return Answer(question=question, answer=answer_text, refused=refused,
-                          citations=book.citations if book else [], sources=sources, backend=backend.name,
+                          citations=book.citations if book else [], sources=shown, backend=backend.name,
                           model=backend.model, language=lang, timings=timings, sentences=sentences, draft=draft,
-                          searched_for=search_q, refusal_reason=reason)
+                          searched_for=search_q, refusal_reason=reason, answerability=round(best, 4))
 
-        if not search_q or best < s.min_evidence or uncovered:
-            why = ("the question only contained instructions" if not clean_q else uncovered
-                   or f"best evidence {best:.2f} < {s.min_evidence:.2f}")
+        pool_all = [c.source for c in ranked]
+
+        def refuse(why: str) -> Iterator[Event]:
             text = localized("refusal", lang).format(topic=_topic(clean_q, lang))
             if sources:
                 text += " " + localized("closest", lang)
             timings.ttft_ms = (time.perf_counter() - t0) * 1000
             yield Event("token", text)
             yield Event("answer", finish(text, True, [CheckedSentence(text, [], 0.0, False, "refusal")], None, reason=why))
+
+        # a question about a document itself: answered from its metadata, citing its own text
+        field = metadata_field(clean_q) if search_q else ""
+        if field:
+            docs = sorted(ref.docs) or ([ranked[0].source.doc_id] if ranked else [])
+            profiles = self._profiles()
+            doc = profiles.get(docs[0]) if docs else None
+            ev = cited_span(field, doc, self._doc_chunks(doc.doc_id)) if doc else None
+            if doc is None or ev is None:
+                yield from refuse(f"the documents do not give the {field}" if doc else "no document matches")
+                return
+            best = 1.0
+            book = CitationBook([ev])
+            text = statement(field, doc, lang, localized(f"meta_{field}", lang))
+            sent = CheckedSentence(text, [book.cite(ev, True, 1.0)], 1.0, True, "metadata")
+            timings.ttft_ms = (time.perf_counter() - t0) * 1000
+            yield Event("sentence", sent)
+            yield Event("answer", finish(render([sent]), False, [sent], book))
             return
 
-        # only the evidence needed: close to the best, at most evidence_k sentences (short prefill)
-        usable = [e for e in evidence if e.score >= max(s.min_evidence * 0.8, best - 0.15)][: s.evidence_k]
-        prompt_ev = [Evidence(i + 1, e.source, e.text, e.start, e.end, e.score, e.context, e.context_start)
-                     for i, e in enumerate(usable)]
+        why = refusal_reason(search_q, ranked, p, lang, self.metadata_names()) if search_q else ""
+        if not search_q or why:
+            yield from refuse("the question only contained instructions" if not clean_q else why)
+            return
+
+        prompt_ev = select(ranked, p)
         messages = self.build_messages(clean_q if not history else search_q, prompt_ev, lang)
-        timings.prompt_ms = (time.perf_counter() - tp) * 1000
+        timings.prompt_ms += (time.perf_counter() - tp) * 1000
 
         book = CitationBook(prompt_ev)
         kept: list[CheckedSentence] = []
@@ -192,8 +275,7 @@ class Engine:
 
         def handle(raw: str) -> CheckedSentence | None:
             tc = time.perf_counter()
-            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker,
-                                             relevance_margin=s.relevance_margin)
+            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker, p)
             timings.check_ms += (time.perf_counter() - tc) * 1000
             if not verdict.supported or any(tu.fold(verdict.text) == tu.fold(k.text) for k in kept):
                 if verdict.supported:
@@ -217,7 +299,7 @@ class Engine:
                     v = handle(raw)
                     if v:
                         yield Event("sentence", v)
-                if len(kept) >= MAX_SENTENCES:
+                if len(kept) >= p.max_sentences:
                     break
         finally:
             close = getattr(stream, "close", None)
@@ -231,13 +313,22 @@ class Engine:
             v = handle(raw)
             if v:
                 yield Event("sentence", v)
-        if not kept:
-            for i, ev in enumerate(quote_fallback(prompt_ev, lang)):
+        if not any(answers(k.text, search_q) for k in kept):
+            # no kept sentence holds what was asked: it is not an answer; quote the evidence that does
+            for k in kept:
+                k.supported, k.dropped_reason = False, "does not answer what was asked"
+            dropped += kept
+            kept = []
+            book = CitationBook(prompt_ev)
+            for i, ev in enumerate(quote_fallback(prompt_ev, lang, p, search_q)):
                 intro = localized("quote", lang) if i == 0 else "“{quote}”"
                 quoted = CheckedSentence(intro.format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
-                quoted.cited = [book.cite(ev, True, 1.0)]
+                quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, search_q))]
                 kept.append(quoted)
                 yield Event("sentence", quoted)
+        if not kept:
+            yield from refuse("no evidence sentence holds what the question asks for")
+            return
         answer = finish(render(kept), False, kept + dropped, book, draft)
         yield Event("answer", answer)
 

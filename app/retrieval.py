@@ -6,8 +6,8 @@ Source on the 50 seed questions at 43 and 111k chunks), but at 111k chunks on 2 
 ~40 ms with the query vector cached, and the wrappers and the staleness check were almost all of it:
 
 - staleness check, 28 ms: two `collection.count()` calls per search (Chroma counts the rows each time). Now
-  a stat() of Chroma's sqlite file, which reads never change and every write does; only after a write is
-  Chroma asked (collection id, fingerprint, count and, if the count is unchanged, a digest of the chunk ids:
+  the store's freshness stamp (a stat() of the embedded database, which reads never change and every write
+  does; index/store.py); only after a write is the store asked (collection id, fingerprint, count and, if the count is unchanged, a digest of the chunk ids:
   a file re-ingested by another process with as many chunks as before used to go unnoticed). A Chroma
   server, with nothing local to watch, is asked (id, fingerprint, count) at most every CHECK_INTERVAL_S.
 - vector leg, 4.6 ms: llama-index fetched metadata and text of each hit from Chroma and rebuilt a TextNode
@@ -24,21 +24,20 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
 from app.errors import IndexError_
 from app.types import Source
+from index.documents import DocInfo, doc_table
 from index.embedders import Embedder
-from index.ingest import DocInfo, doc_table
 from index.store import ChromaStore, Fingerprint
 
 if TYPE_CHECKING:
@@ -48,7 +47,6 @@ if TYPE_CHECKING:
 CHECK_INTERVAL_S = 0.5  # a Chroma server (nothing local to watch) is asked at most this often
 SETTLED_S = 3.0  # a file written less than this long ago may be written again with the same mtime
 RRF_K = 60.0  # llama-index's (and the RRF paper's) constant
-SQLITE = "chroma.sqlite3"
 
 
 def node_to_source(node: TextNode, score: float) -> Source:
@@ -57,6 +55,7 @@ def node_to_source(node: TextNode, score: float) -> Source:
         doc_id=m.get("doc_id", ""), title=m.get("title", ""), chunk_id=node.node_id, text=node.get_content(),
         start=int(m.get("start", node.start_char_idx or 0)), end=int(m.get("end", node.end_char_idx or 0)),
         score=float(score or 0.0), language=m.get("language", "en"), author=m.get("author", ""),
+        page=int(m["page"]) if m.get("page") else None,
     )
 
 
@@ -101,13 +100,12 @@ class _Nodes(Sequence):
 class _State:
     """Everything one search needs, swapped in as a whole (a search never sees half of a reload)."""
 
-    col: Any
     nodes: _Nodes
     ids: list[str]  # chunk ids, in the order of nodes and of the BM25 index
     pos: dict[str, int]  # chunk id -> its index there
     bm25: "BM25Index"
     docs: dict[str, DocInfo]
-    stamp: tuple  # (collection id, fingerprint, number of records, digest of their ids)
+    stamp: tuple  # (collection id, fingerprint, number of chunks, digest of their ids)
 
 
 class HybridRetriever:
@@ -118,7 +116,7 @@ class HybridRetriever:
         self.fp = Fingerprint.from_settings(settings, embedder.id)
         self._lock = threading.Lock()
         self._state: _State | None = None
-        self._sig: tuple | None = None  # the sqlite file as seen before the last full check
+        self._sig: tuple | None = None  # the store's freshness stamp as seen before the last full check
         self._settled = False  # ... and written long enough before it to trust an equal signature
         self._checked = 0.0  # time.monotonic() of the last full check
         self._pool: ThreadPoolExecutor | None = None
@@ -129,20 +127,8 @@ class HybridRetriever:
 
     # ---- staleness -----------------------------------------------------------------------------
     def _file_sig(self) -> tuple | None:
-        """(inode, size, mtime) of the embedded store's sqlite file and its WAL; None with a Chroma server."""
-        if self.settings.chroma_url:
-            return None
-        p = self.settings.chroma_dir / SQLITE
-        try:
-            st = os.stat(p)
-        except OSError:
-            return None
-        try:
-            w = os.stat(f"{p}-wal")
-            wal = (w.st_size, w.st_mtime_ns)
-        except OSError:
-            wal = None
-        return (st.st_ino, st.st_size, st.st_mtime_ns, wal)
+        """The store's cheap freshness stamp; None with a Chroma server (nothing local to watch)."""
+        return self.store.stamp()
 
     def _fresh(self) -> bool:
         """True when the loaded state is certainly (or, with a server, recently checked to be) current."""
@@ -160,16 +146,15 @@ class HybridRetriever:
         if sig is None:
             self._settled = False
             return
-        newest = max(sig[2], sig[3][1] if sig[3] else 0)
+        newest = self.store.stamp_time_ns(sig)
         # the same (size, mtime) after a later write is only possible within one clock tick of the file system
         self._settled = time.time_ns() - newest > SETTLED_S * 1e9
 
-    def _collection(self):
-        col = self.store.check(self.fp)
-        count = col.count() if col is not None else 0
-        if count == 0:
+    def _version(self) -> tuple[str, str, int]:
+        version = self.store.version(self.fp)
+        if version is None:
             raise IndexError_("the index is empty: run `citeqa ingest` (it indexes seeds/ by default) first")
-        return col, count
+        return version
 
     # ---- loading -------------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
@@ -179,39 +164,38 @@ class HybridRetriever:
             if not force and self._fresh():  # another thread checked while this one waited
                 return
             sig = self._file_sig()  # before reading: a write from now on changes it
-            col, count = self._collection()
-            fingerprint = (col.metadata or {}).get("citeqa_fingerprint")
+            version = self._version()
             st = self._state
-            if not force and st is not None and st.stamp[:3] == (str(col.id), fingerprint, count):
+            if not force and st is not None and st.stamp[:3] == version:
                 # The sqlite file changed: compare the chunk ids too, as a changed file can keep its number of
                 # chunks (0.6 s at 100k chunks, only after a write). A server is checked on a timer instead,
                 # and fetching every id each time would cost a second: there the count decides, as it did.
-                if sig is None or _ids_digest(self.store.ids(col)) == st.stamp[3]:
+                if sig is None or _ids_digest(self.store.ids()) == st.stamp[3]:
                     self._mark_checked(sig)
                     return
-            self._load(col, fingerprint)
+            self._load(version)
             self._mark_checked(sig)
 
-    def _load(self, col, fingerprint: str | None) -> None:
+    def _load(self, version: tuple[str, str, int]) -> None:
         from index.bm25_cache import load_or_build
 
         t0 = time.perf_counter()
-        records = self.store.records(col, with_text=True)
-        docs = doc_table(records)
+        chunks = self.store.chunks()
+        docs = doc_table(c.metadata for c in chunks)
         live_hashes = {d.doc_id: d.hash for d in docs.values()}
         # a stale or half-written version of a document is not searched
-        live = [r for r in records if live_hashes.get(r["metadata"].get("doc_id")) == r["metadata"].get("doc_hash")]
+        live = [c for c in chunks if live_hashes.get(c.metadata.get("doc_id")) == c.metadata.get("doc_hash")]
         if not live:
             raise IndexError_("the index holds no complete document: run `citeqa ingest` again")
-        nodes = _Nodes([r["metadata"] for r in live], [r["text"] for r in live])
-        ids = [r["id"] for r in live]  # Chroma's id of a chunk is its node id (llama-index's Chroma store)
+        nodes = _Nodes([c.metadata for c in live], [c.text for c in live])
+        ids = [c.id for c in live]  # the store's id of a chunk is its node id
         # BM25 indexes the chunk text, as llama-index's BM25Retriever did: it took the EMBED-mode content, and
         # ingest excludes every metadata key from that
-        texts = [r["text"] if r["text"] is not None else nodes[i].get_content(metadata_mode=MetadataMode.EMBED)
-                 for i, r in enumerate(live)]
+        texts = [c.text if c.text is not None else nodes[i].get_content(metadata_mode=MetadataMode.EMBED)
+                 for i, c in enumerate(live)]
         bm25, self.bm25_cached = load_or_build(self.settings.data_dir / "bm25", ids, texts)
-        stamp = (str(col.id), fingerprint, len(records), _ids_digest(r["id"] for r in records))
-        self._state = _State(col, nodes, ids, {cid: i for i, cid in enumerate(ids)}, bm25, docs, stamp)
+        stamp = (version[0], version[1], len(chunks), _ids_digest(c.id for c in chunks))
+        self._state = _State(nodes, ids, {cid: i for i, cid in enumerate(ids)}, bm25, docs, stamp)
         self.nodes = nodes
         self.load_seconds = time.perf_counter() - t0
 
@@ -227,7 +211,7 @@ class HybridRetriever:
     def _vector_hits(self, st: _State, query: str, n: int) -> list[tuple[str, float]]:
         vec = self.embedder.embed_query(query)
         # the similarity llama-index's Chroma store reports
-        return [(cid, math.exp(-d)) for cid, d in self.store.nearest(st.col, vec, n)]
+        return [(cid, math.exp(-d)) for cid, d in self.store.nearest(vec, n)]
 
     def _bm25_hits(self, st: _State, query: str, k: int) -> list[tuple[str, float]]:
         return [(st.ids[i], s) for i, s in st.bm25.top(query, k)]

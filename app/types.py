@@ -20,6 +20,7 @@ class Source:
     author: str = ""
     vector_rank: int | None = None
     bm25_rank: int | None = None
+    page: int | None = None  # PDF page of the chunk (1-based); None for documents without pages
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +53,9 @@ class Citation:
     score: float
     language: str = "en"
     author: str = ""
+    page: int | None = None  # PDF page the quote is on (1-based); None for documents without pages
+    answer_start: int | None = None  # the answering words inside the quote (document offsets), when marked
+    answer_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,7 +67,7 @@ class CheckedSentence:
     cited: list[int]  # evidence numbers the final sentence cites
     support: float  # best support score among cited evidence
     supported: bool
-    origin: str  # "model" | "quoted" | "refusal"
+    origin: str  # "model" | "quoted" | "metadata" | "refusal"
     dropped_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +104,7 @@ class Answer:
     draft: str = ""  # the model's raw text before checking
     searched_for: str = ""  # the standalone question actually used for retrieval
     refusal_reason: str = ""
+    answerability: float = 0.0  # the best evidence score: the answer-or-refuse decision compares it to min_evidence
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +113,7 @@ class Answer:
             "answer": self.answer,
             "refused": self.refused,
             "refusal_reason": self.refusal_reason,
+            "answerability": self.answerability,
             "language": self.language,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [s.to_dict() for s in self.sentences],

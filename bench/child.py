@@ -72,15 +72,14 @@ def task_build_pooled(a: dict) -> dict:
     from index.store import ChromaStore
 
     src = _settings(a["pool_data_dir"])
-    col = ChromaStore(src).live()
-    got = col.get(include=["documents", "embeddings"], limit=a.get("pool_size", 2000))
+    texts, vectors = ChromaStore(src).sample(a.get("pool_size", 2000))
     real = make_embedder(src)
-    emb = pool_embedder(real, got["documents"], np.asarray(got["embeddings"], dtype=np.float32))
+    emb = pool_embedder(real, texts, np.asarray(vectors, dtype=np.float32))
     s = _settings(a["data_dir"], a["docs"])
     t0 = time.perf_counter()
     r = Ingestor(s, emb, ChromaStore(s)).run([s.docs_path])
     sec = time.perf_counter() - t0
-    return {"chunks": r.embedded, "seconds": sec, "chunks_per_s_no_embedding": r.embedded / sec, "pool": len(got["ids"]),
+    return {"chunks": r.embedded, "seconds": sec, "chunks_per_s_no_embedding": r.embedded / sec, "pool": len(texts),
             "peak_rss_mb": peak_rss_mb()}
 
 
@@ -242,6 +241,15 @@ def task_model_build(a: dict) -> dict:
 
 TASKS = {"model_build": task_model_build, "ingest": task_ingest, "ingest_warm": task_ingest_warm, "build_pooled": task_build_pooled,
          "retrieval": task_retrieval, "answer": task_answer}
+
+
+def _inputs_tasks() -> dict:
+    from bench import inputs
+
+    return {"clean_big": inputs.task_clean_big, "ingest_long": inputs.task_ingest_long, "precision": inputs.task_precision}
+
+
+TASKS.update(_inputs_tasks())
 
 if __name__ == "__main__":
     res = TASKS[sys.argv[1]](json.loads(sys.argv[2]))

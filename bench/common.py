@@ -84,10 +84,16 @@ def machine() -> dict:
         "cpu_count_logical": os.cpu_count(), "cpu_count_physical": psutil.cpu_count(logical=False),
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1), "python": platform.python_version(),
         "platform": platform.platform(), "processor": _cpu_model(), "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "cpu_flags": _cpu_flags(),
     }
     versions = {}
     for mod in ("app", "llama_cpp", "chromadb", "llama_index.core", "openvino", "nncf", "onnxruntime", "torch", "transformers", "bm25s", "gradio", "numpy"):
         try:
+            if mod == "chromadb":  # only index/store.py imports chromadb; its version comes from the metadata
+                from importlib.metadata import version
+
+                versions[mod] = version("chromadb")
+                continue
             m = __import__(mod, fromlist=["__version__"])
             versions[mod] = getattr(m, "__version__", "?")
         except Exception:
@@ -98,6 +104,13 @@ def machine() -> dict:
     except Exception:
         info["git_commit"] = ""
     return info
+
+
+def _cpu_flags() -> list[str]:
+    """The CPU flags that decide embedder speed (int8 needs VNNI/AMX to beat fp32)."""
+    from bench.inputs import cpu_flags
+
+    return cpu_flags()["flags"]
 
 
 def _cpu_model() -> str:

@@ -18,7 +18,7 @@ PARAS = 50
 
 
 def seed_sentences() -> list[str]:
-    from app import textutil as tu
+    from app.grounding import text as tu
 
     out: list[str] = []
     for f in sorted(SEEDS.glob("*.txt")):

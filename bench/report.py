@@ -37,7 +37,8 @@ def render(r: dict, base: dict | None, history: list[tuple[str, str, dict]] | No
              f"in {r['bench_seconds']:.0f} s ({r['mode']} run{': ' + r['label'] if r.get('label') else ''}). "
              "Every figure is the **median of repeated runs, with (min–max)**; a figure without a range is a single run.")
     L += ["", "## Machine", "",
-          f"- CPU: {m['processor']} — {m['cpu_count_logical']} logical cores ({m['cpu_count_physical']} physical)",
+          f"- CPU: {m['processor']} — {m['cpu_count_logical']} logical cores ({m['cpu_count_physical']} physical); "
+          f"flags: {', '.join(m.get('cpu_flags') or []) or 'not recorded'}",
           f"- memory: {m['memory_gb']} GB; {m['platform']}; Python {m['python']}; git {m.get('git_commit', '')}",
           f"- load average at start / end: {m['load_avg_at_start']} / {m.get('load_avg_at_end')} "
           "(other processes on the machine make figures noisier; see the min–max ranges)",
@@ -160,4 +161,7 @@ def render(r: dict, base: dict | None, history: list[tuple[str, str, dict]] | No
     if r.get("notes"):
         L += ["## Notes", ""] + [f"- {n}" for n in r["notes"]] + [""]
     L += ["## Reproduce", "", "```", "make bench            # or: .venv/bin/python -m bench.run", ".venv/bin/python -m bench.run --quick   # smaller, ~5 min", "```", ""]
+    from bench.inputs import summary_lines
+
+    L += summary_lines(r.get("inputs", {}))
     return "\n".join(L)

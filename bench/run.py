@@ -313,7 +313,7 @@ def headline(res: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller corpora and fewer questions")
-    ap.add_argument("--only", default="ingest,retrieval,answer,chat", help="comma-separated phases")
+    ap.add_argument("--only", default="ingest,retrieval,answer,chat,inputs", help="comma-separated phases")
     ap.add_argument("--save-baseline", action="store_true", help="also write bench/baseline.json (the 'before' column)")
     ap.add_argument("--label", default="", help="a note stored with the results")
     ap.add_argument("--sizes", default="", help="override corpus sizes: REAL[,REAL...][/POOLED...], e.g. 1000,10000/100000 "
@@ -348,10 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         bench_answer(cfg, res, seeds_dir)
     if "chat" in phases:
         bench_chat(cfg, res, seeds_dir)
-    if phases != {"ingest", "retrieval", "answer", "chat"} and (BENCH / "results.json").exists():
+    if "inputs" in phases:
+        from bench.inputs import bench_inputs
+
+        bench_inputs(cfg, res, WORK, args.quick)
+    if phases != {"ingest", "retrieval", "answer", "chat", "inputs"} and (BENCH / "results.json").exists():
         # a partial run updates the phases it ran and keeps the others from the last results.json
         prev = json.loads((BENCH / "results.json").read_text("utf-8"))
-        for k in ("ingest", "retrieval", "answer", "chat"):
+        for k in ("ingest", "retrieval", "answer", "chat", "inputs"):
             if k not in res and k in prev:
                 res[k] = prev[k]
         res["label"] = (res.get("label") or "") + f" (phases {','.join(sorted(phases))} re-run; others from {prev.get('started')})"

@@ -41,3 +41,21 @@ def chunk_spans(text: str, spans: list[tuple[int, int]], splitter: SentenceSplit
             chunks.append(Chunk(len(chunks), text[s + pos : s + end], s + pos, s + end))
             cursor = end
     return chunks
+
+
+def split_at(spans: list[tuple[int, int]], cuts: list[int]) -> list[tuple[int, int]]:
+    """Cut spans at the given offsets (e.g. where each PDF page starts), so no chunk crosses one."""
+    if not cuts:
+        return spans
+    import bisect
+
+    out = []
+    for s, e in spans:
+        i = bisect.bisect_right(cuts, s)
+        while i < len(cuts) and cuts[i] < e:
+            if cuts[i] > s:
+                out.append((s, cuts[i]))
+            s = cuts[i]
+            i += 1
+        out.append((s, e))
+    return out

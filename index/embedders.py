@@ -3,65 +3,18 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.cores import free_cores
 from app.errors import ConfigError, EmbedderError
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
     from app.config import Settings
-
-
-def free_cores(want: int) -> int:
-    """How many of `want` threads to use now: fewer when other processes already keep the cores busy.
-
-    Both llama.cpp and torch split each operation across their threads and wait at a barrier; on an
-    oversubscribed machine one preempted thread stalls all the others (measured on 2 busy cores: llama.cpp
-    generated 5 tok/s with 2 threads, 28 tok/s with 1). Reads the instantaneous run queue (/proc/loadavg) a few
-    times, minus this process's own running threads (ingestion writes one file while it embeds the next: that
-    is planned work, not a neighbour); CITEQA_ADAPTIVE_THREADS=0 turns this off.
-    """
-    if want <= 1 or os.environ.get("CITEQA_ADAPTIVE_THREADS", "1") == "0":
-        return max(1, want)
-    now = time.monotonic()
-    last = _FREE_CORES.get(want)
-    if last and now - last[0] < 0.5:  # the load does not change that fast; sampling costs ~5 ms
-        return last[1]
-    cores = os.cpu_count() or want
-    try:
-        runs = []
-        for _ in range(5):
-            with open("/proc/loadavg") as f:
-                running = int(f.read().split()[3].split("/")[0])
-            # only this thread runs (the usual case): skip the scan of this process's threads (~2 ms with 40)
-            runs.append(running - (_own_running() if running > 1 else 1))
-            time.sleep(0.001)
-        others = sorted(runs)[len(runs) // 2]
-    except (OSError, ValueError, IndexError):
-        return want
-    n = max(1, min(want, cores - others))
-    _FREE_CORES[want] = (now, n)
-    return n
-
-
-_FREE_CORES: dict[int, tuple[float, int]] = {}
-
-
-def _own_running() -> int:
-    """Threads of this process that are running now (this one included)."""
-    n = 0
-    for stat in Path("/proc/self/task").glob("*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the thread ended
-            continue
-        n += text[text.rindex(")") + 2 : text.rindex(")") + 3] == "R"
-    return max(1, n)
 
 
 class Embedder(ABC):
@@ -302,12 +255,17 @@ _CACHE_LOCK = threading.Lock()
 
 def make_embedder(settings: "Settings") -> Embedder:
     """One embedder per configuration per process (loading a model is the slow part)."""
+    precision = settings.embed_precision
+    if settings.embedder == "local" and precision == "auto":
+        from index.precision import resolve
+
+        precision, _ = resolve(settings)
     key = (settings.embedder, settings.embed_model, settings.ollama_host, settings.embed_batch_size,
-           settings.embed_precision, str(settings.model_cache))
+           precision, str(settings.model_cache))
     with _CACHE_LOCK:
         if key not in _CACHE:
             if settings.embedder == "local":
-                _CACHE[key] = LocalEmbedder(settings.embed_precision, settings.model_cache)
+                _CACHE[key] = LocalEmbedder(precision, settings.model_cache)
             else:
                 _CACHE[key] = OllamaEmbedder(
                     settings.embed_model, settings.ollama_host, settings.ollama_read_timeout, settings.embed_batch_size

@@ -1,4 +1,11 @@
-"""Ingestion: files -> clean -> chunk -> embed (batched) -> Chroma, idempotent by content hash."""
+"""Ingestion: files -> clean -> chunk -> embed -> store, streamed in batches, idempotent by content hash.
+
+Each file succeeds or fails alone: a missing path, an unreadable file or a failed embedding is one line in the
+report and the run goes on. A document's chunks go through embedding and storing EMBED_BATCH at a time (memory
+stays flat however long the document), while the next batch is embedded (in a worker thread; the model's own
+threads do the work) the previous one is written. A new version counts only when all of its chunks are stored
+(index/documents.py), and old versions are dropped only after that: a crash never loses what was indexed.
+"""
 from __future__ import annotations
 
 import time
@@ -6,21 +13,26 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from app.errors import CiteqaError, DocumentError
 from index import language
 from index.catalog import load_catalog
-from index.chunking import chunk_spans, make_splitter
+from index.chunking import Chunk, chunk_spans, make_splitter, split_at
 from index.clean import kept_spans, title_guess
+from index.documents import DocInfo, save_text
 from index.embedders import Embedder, make_embedder
 from index.loaders import LoadedFile, find_files, load_file
-from index.store import ChromaStore, Fingerprint
+from index.store import Build, ChromaStore, Fingerprint
 
 if TYPE_CHECKING:
     from app.config import Settings
+
+EMBED_BATCH = 256  # chunks embedded and stored together (well under Chroma's maximum batch of 5461)
+LANGUAGE_SAMPLE = 200_000  # characters of kept text the language is detected from
+Progress = Callable[[int, int, str], None]  # (files done, files, "name: phase")
 
 
 @dataclass
@@ -34,6 +46,7 @@ class FileResult:
     title: str = ""
     error: str = ""
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (reason, line) for --explain
+    warnings: list[str] = field(default_factory=list)  # e.g. invalid bytes replaced, PDF pages without text
 
 
 @dataclass
@@ -59,46 +72,42 @@ class IngestReport:
         return dict(out)
 
 
+_META_KEYS = ["doc_id", "title", "author", "language", "doc_hash", "n_chunks", "chunk_index", "start", "end", "path",
+              "kind", "ingested_at", "page", "pages"]
+
+
 @dataclass
-class DocInfo:
-    doc_id: str
-    title: str
-    author: str
-    language: str
-    chunks: int
-    hash: str
-    path: str
-    kind: str
+class _Doc:
+    """One file on its way through: what its batches share."""
+
+    file: LoadedFile
+    result: FileResult
+    old: DocInfo | None
+    chunks: list[Chunk]
+    meta: dict
+    say: Callable[[str], None]
+    written: int = 0
+    failed: bool = False
+
+    def node(self, c: Chunk) -> TextNode:
+        f = self.file
+        meta = self.meta | {"chunk_index": c.index, "start": c.start, "end": c.end}
+        if f.page_starts:
+            meta["page"] = f.page_at(c.start)
+        return TextNode(
+            id_=f"{f.doc_id}#{f.sha256[:12]}#{c.index:05d}", text=c.text, start_char_idx=c.start, end_char_idx=c.end,
+            metadata=meta,
+            # llama-index writes the source document's id as `doc_id` into the store: make it ours
+            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f.doc_id)},
+            excluded_embed_metadata_keys=_META_KEYS,
+        )
 
 
-def doc_table(records: list[dict]) -> dict[str, DocInfo]:
-    """The indexed documents: per doc id, its newest complete version (chunk count == n_chunks)."""
-    versions: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in records:
-        m = r["metadata"]
-        versions[(m["doc_id"], m["doc_hash"])].append(m)
-    best: dict[str, tuple[float, DocInfo]] = {}
-    for (doc_id, h), metas in versions.items():
-        m = metas[0]
-        if len(metas) != int(m.get("n_chunks", -1)):
-            continue  # an interrupted write: ignore the partial version
-        stamp = float(m.get("ingested_at", 0))
-        if doc_id not in best or stamp > best[doc_id][0]:
-            best[doc_id] = (stamp, DocInfo(doc_id, m.get("title", ""), m.get("author", ""), m.get("language", ""),
-                                           len(metas), h, m.get("path", ""), m.get("kind", "")))
-    return {d: info for d, (_, info) in sorted(best.items())}
-
-
-def text_path(settings: "Settings", sha: str) -> Path:
-    return settings.data_dir / "texts" / f"{sha}.txt"
-
-
-def document_text(settings: "Settings", info: DocInfo) -> str:
-    """The whole text a document's offsets refer to (saved at ingest; re-read from the file as fallback)."""
-    p = text_path(settings, info.hash)
-    if p.exists():
-        return p.read_text("utf-8")
-    return load_file(Path(info.path)).text
+@dataclass
+class _Batch:
+    doc: _Doc
+    nodes: list[TextNode]
+    last: bool
 
 
 class Ingestor:
@@ -109,126 +118,140 @@ class Ingestor:
         self.fp = Fingerprint.from_settings(settings, self.embedder.id)
         self.splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
 
-    def prepare(self, f: LoadedFile, catalog: dict[str, dict[str, str]]) -> tuple[list[TextNode], FileResult]:
+    def prepare(self, f: LoadedFile, catalog: dict[str, dict[str, str]], say: Callable[[str], None] = lambda _: None
+                ) -> tuple[list[Chunk], dict, FileResult]:
+        """Clean and chunk one file: (chunks, metadata shared by its chunks, its result row)."""
+        say("clean")
         spans, dropped = kept_spans(f.text)
-        chunks = chunk_spans(f.text, spans, self.splitter)
+        say("chunk")
+        chunks = chunk_spans(f.text, split_at(spans, f.page_starts[1:]), self.splitter)
         if not chunks:
             raise DocumentError(f"{f.path}: nothing left to index after removing page boilerplate")
         entry = catalog.get(f.doc_id, {})
-        kept_text = " ".join(c.text for c in chunks)
-        lang = entry.get("language") or language.detect(kept_text)
-        title = entry.get("title") or title_guess(f.text)
-        author = entry.get("author", "")
-        now = time.time()
-        nodes = []
+        sample, n = [], 0
         for c in chunks:
-            nodes.append(TextNode(
-                id_=f"{f.doc_id}#{f.sha256[:12]}#{c.index:05d}",
-                text=c.text,
-                start_char_idx=c.start,
-                end_char_idx=c.end,
-                metadata={
-                    "doc_id": f.doc_id, "title": title, "author": author, "language": lang,
-                    "doc_hash": f.sha256, "n_chunks": len(chunks), "chunk_index": c.index,
-                    "start": c.start, "end": c.end, "path": str(f.path.resolve()), "kind": f.kind,
-                    "ingested_at": now,
-                },
-                # llama-index writes the source document's id as `doc_id` into Chroma: make it ours
-                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=f.doc_id)},
-                excluded_embed_metadata_keys=["doc_id", "title", "author", "language", "doc_hash", "n_chunks",
-                                              "chunk_index", "start", "end", "path", "kind", "ingested_at"],
-            ))
+            if n >= LANGUAGE_SAMPLE:
+                break
+            sample.append(c.text)
+            n += len(c.text) + 1
+        lang = entry.get("language") or language.detect(" ".join(sample))
+        title = entry.get("title") or f.title or title_guess(f.text)
+        meta = {"doc_id": f.doc_id, "title": title, "author": entry.get("author", ""), "language": lang,
+                "doc_hash": f.sha256, "n_chunks": len(chunks), "path": str(f.path.resolve()), "kind": f.kind,
+                "ingested_at": time.time()}
+        if f.page_starts:
+            meta["pages"] = len(f.page_starts)
         res = FileResult(f.doc_id, str(f.path), "added", len(chunks), 0, lang, title,
-                         dropped=[(d.reason, d.text.strip()) for d in dropped])
-        return nodes, res
+                         dropped=[(d.reason, d.text.strip()) for d in dropped], warnings=list(f.warnings))
+        return chunks, meta, res
+
+    def _batches(self, files: list[Path], existing: dict[str, DocInfo], report: IngestReport,
+                 progress: Progress | None) -> Iterator[_Batch]:
+        catalogs: dict[Path, dict] = {}
+        for i, path in enumerate(files):
+            def say(phase: str, i=i, name=path.name) -> None:
+                if progress:
+                    progress(i, len(files), f"{name}: {phase}")
+
+            try:
+                say("read")
+                f = load_file(path)
+                if path.parent not in catalogs:
+                    catalogs[path.parent] = load_catalog(path.parent)
+                old = existing.get(f.doc_id)
+                if old and old.hash == f.sha256:
+                    report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language, old.title))
+                    continue
+                chunks, meta, res = self.prepare(f, catalogs[path.parent], say)
+            except CiteqaError as e:
+                report.files.append(FileResult(path.name, str(path), "failed", error=str(e)))
+                continue
+            except Exception as e:  # noqa: BLE001 - one odd file (a parser bug) must not stop the others
+                report.files.append(FileResult(path.name, str(path), "failed",
+                                               error=f"{path}: unexpected {type(e).__name__}: {str(e)[:200]}"))
+                continue
+            report.files.append(res)  # in file order; its status is settled when its last batch is stored
+            doc = _Doc(f, res, old, chunks, meta, say)
+            for b in range(0, len(chunks), EMBED_BATCH):
+                part = chunks[b: b + EMBED_BATCH]
+                yield _Batch(doc, [doc.node(c) for c in part], b + EMBED_BATCH >= len(chunks))
 
     def run(self, paths: list[Path], prune: bool = False, rebuild: bool = False,
-            progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
+            progress: Progress | None = None) -> IngestReport:
         t0 = time.perf_counter()
         report = IngestReport(rebuilt=rebuild)
-        files, report.skipped = find_files(paths)
+        files, report.skipped, missing = find_files(paths)
+        report.files += [FileResult(p.name, str(p), "failed", error=msg) for p, msg in missing]
+        build = self.store.build(self.fp, rebuild)
         if rebuild:
-            col = self.store.create(self.fp, side=True)
             existing: dict[str, DocInfo] = {}
-            live = self.store.live()
-            if live is not None:  # keep every document whose file is still there
-                known = {f.resolve() for f in files}
-                for info in doc_table(self.store.records(live, with_text=False)).values():
-                    p = Path(info.path)
-                    if p.exists() and p.resolve() not in known:
-                        files.append(p)
+            known = {f.resolve() for f in files}
+            for info in self.store.documents().values():  # keep every document whose file is still there
+                p = Path(info.path)
+                if p.exists() and p.resolve() not in known:
+                    files.append(p)
         else:
-            col = self.store.check(self.fp) or self.store.create(self.fp)
-            existing = doc_table(self.store.records(col, with_text=False))
-        catalogs: dict[Path, dict] = {}
-        vs = self.store.vector_store(col)
-        # two stages: while one file is embedded (in a worker thread; the model's own threads do the work), the
-        # previous one is written to Chroma, whose add holds the GIL but leaves the embedding threads running
-        pending: _Pending | None = None
+            existing = build.documents()
+        pending: tuple[_Batch, Future] | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="citeqa-embed") as pool:
-            for i, path in enumerate(files):
-                if progress:
-                    progress(i, len(files), path.name)
-                try:
-                    f = load_file(path)
-                    folder = path.parent
-                    if folder not in catalogs:
-                        catalogs[folder] = load_catalog(folder)
-                    old = existing.get(f.doc_id)
-                    if old and old.hash == f.sha256:
-                        report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language, old.title))
-                        continue
-                    nodes, res = self.prepare(f, catalogs[folder])
-                    self.embedder.load()
-                    job = pool.submit(_timed, self.embedder.embed_documents, [n.get_content() for n in nodes])
-                except CiteqaError as e:
-                    report.files.append(FileResult(path.name, str(path), "failed", error=str(e)))
+            for batch in self._batches(files, existing, report, progress):
+                doc = batch.doc
+                if doc.failed:
                     continue
-                report.files.append(res)  # in file order; its status is settled when it is written
+                try:
+                    self.embedder.load()
+                except CiteqaError as e:
+                    self._fail(doc, e, build)
+                    continue
+                doc.say(f"embed {doc.written + len(batch.nodes)}/{len(doc.chunks)} chunks")
+                job = pool.submit(_timed, self.embedder.embed_documents, [n.get_content() for n in batch.nodes])
                 if pending:
-                    self._write(pending, vs, col, report)
-                pending = _Pending(f, nodes, res, old, job)
+                    self._write(*pending, build, report)
+                pending = (batch, job)
             if pending:
-                self._write(pending, vs, col, report)
+                self._write(*pending, build, report)
         if prune and not rebuild:
             for info in existing.values():
                 if info.path and not Path(info.path).exists():
-                    col.delete(where={"doc_id": info.doc_id})
+                    build.drop_document(info.doc_id)
                     report.files.append(FileResult(info.doc_id, info.path, "pruned", info.chunks))
-        if rebuild:
-            self.store.promote(col)
-        elif not (col.metadata or {}).get("citeqa_complete"):
-            self.store.mark_complete(col)
+        build.finish()
         if progress:
             progress(len(files), len(files), "")
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _write(self, p: "_Pending", vs, col, report: IngestReport) -> None:
-        """Store one embedded file: new version first, old versions after (a crash in between leaves the old one)."""
+    def _write(self, batch: _Batch, job: Future, build: Build, report: IngestReport) -> None:
+        """Store one embedded batch; after a document's last batch, drop its other versions."""
+        doc = batch.doc
         try:
-            vectors, seconds = p.job.result()
+            vectors, seconds = job.result()
+            if doc.failed:
+                return
             report.embed_seconds += seconds
-            for n, v in zip(p.nodes, vectors):
+            for n, v in zip(batch.nodes, vectors):
                 n.embedding = list(v)
-            tp = text_path(self.settings, p.file.sha256)
-            tp.parent.mkdir(parents=True, exist_ok=True)
-            tp.write_text(p.file.text, "utf-8")
-            vs.add(p.nodes)
-            col.delete(where={"$and": [{"doc_id": p.file.doc_id}, {"doc_hash": {"$ne": p.file.sha256}}]})
-            p.result.status = "updated" if p.old else "added"
-            p.result.embedded = len(p.nodes)
+            if doc.written == 0:
+                save_text(self.settings, doc.file.sha256, doc.file.text)
+            doc.say(f"store {doc.written + len(batch.nodes)}/{len(doc.chunks)} chunks")
+            build.write(batch.nodes)
+            doc.written += len(batch.nodes)
+            if batch.last:
+                build.drop_other_versions(doc.file.doc_id, doc.file.sha256)
+                doc.result.status = "updated" if doc.old else "added"
+                doc.result.embedded = doc.written
         except CiteqaError as e:
-            p.result.status, p.result.error, p.result.chunks = "failed", str(e), 0
+            self._fail(doc, e, build)
 
-
-@dataclass
-class _Pending:
-    file: LoadedFile
-    nodes: list[TextNode]
-    result: FileResult
-    old: DocInfo | None
-    job: Future
+    @staticmethod
+    def _fail(doc: _Doc, e: CiteqaError, build: Build) -> None:
+        doc.failed = True
+        doc.result.status, doc.result.error, doc.result.chunks, doc.result.embedded = "failed", str(e), 0, 0
+        if doc.written:
+            try:  # the half-written version is ignored anyway; drop it if the store still answers
+                build.drop_version(doc.file.doc_id, doc.file.sha256)
+            except CiteqaError:
+                pass
 
 
 def _timed(fn, *args):
@@ -236,10 +259,3 @@ def _timed(fn, *args):
     out = fn(*args)
     return out, time.perf_counter() - t0
 
-
-def list_documents(settings: "Settings", store: ChromaStore | None = None) -> list[DocInfo]:
-    store = store or ChromaStore(settings)
-    col = store.live()
-    if col is None:
-        return []
-    return list(doc_table(store.records(col, with_text=False)).values())

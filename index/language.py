@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
 
 LANGS = {
     "en": "english", "it": "italian", "fr": "french", "de": "german", "es": "spanish",
@@ -11,19 +10,26 @@ LANGS = {
 }
 NAMES = {"en": "English", "it": "Italian", "fr": "French", "de": "German", "es": "Spanish",
          "pt": "Portuguese", "nl": "Dutch", "sv": "Swedish", "da": "Danish", "fi": "Finnish"}
+# what each language is called in English, in Italian and in itself ("the Italian article", "l'articolo inglese")
+OTHER_NAMES = {"en": ("inglese", "english"), "it": ("italiano", "italiana"), "fr": ("francese", "français"),
+               "de": ("tedesco", "deutsch"), "es": ("spagnolo", "español"), "pt": ("portoghese", "português")}
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 
 @lru_cache(maxsize=1)
-def _stopwords() -> dict[str, frozenset[str]]:
-    import llama_index.core
+def stopwords() -> dict[str, frozenset[str]]:
+    """NLTK's stop-word lists per language code, from the NLTK data that llama-index-core bundles
+    (its `globals_helper` puts that folder on NLTK's path; nothing is downloaded)."""
+    from llama_index.core.utils import globals_helper
+    from nltk.corpus import stopwords as nltk_stopwords
 
-    base = Path(llama_index.core.__file__).parent / "_static" / "nltk_cache" / "corpora" / "stopwords"
+    _ = globals_helper.stopwords  # adds llama-index's bundled nltk_data to nltk.data.path
     out = {}
-    for code, name in LANGS.items():
-        f = base / name
-        if f.exists():
-            out[code] = frozenset(w.strip() for w in f.read_text(encoding="utf-8").split() if w.strip())
+    for code, lang_name in LANGS.items():
+        try:
+            out[code] = frozenset(nltk_stopwords.words(lang_name))
+        except (LookupError, OSError):
+            continue
     return out
 
 
@@ -38,7 +44,7 @@ def detect(text: str, default: str = "en") -> str:
         toks.extend(w.split("'"))  # l'acquisizione -> l, acquisizione
     if not toks:
         return default
-    scores = {code: sum(1 for t in toks if t in sw) for code, sw in _stopwords().items()}
+    scores = {code: sum(1 for t in toks if t in sw) for code, sw in stopwords().items()}
     best = max(scores, key=lambda c: (scores[c], c == default))
     if scores[best] == 0 or (scores[best] == scores.get(default, 0)):
         return default
@@ -47,3 +53,8 @@ def detect(text: str, default: str = "en") -> str:
 
 def name(code: str) -> str:
     return NAMES.get(code, code)
+
+
+def native_name(code: str) -> str:
+    """Other names of the language (Italian and its own), space-separated."""
+    return " ".join(OTHER_NAMES.get(code, ()))

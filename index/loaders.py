@@ -1,14 +1,27 @@
-"""Read one file into text. Supported: .txt .md .html/.htm .pdf. Errors name the file and what to do."""
+"""Read one file into text. Supported: .txt .md .html/.htm .pdf. Errors name the file and what to do.
+
+- Text: UTF-8 (or cp1252); a few invalid bytes are replaced (one warning with the count), more than 1% is an error.
+- HTML: inline elements (a, b, em, span, code ...) never split text; block elements (p, li, td, h1-h6, br ...)
+  end a line, so the boilerplate rules (index/clean.py) judge whole blocks. Title: <title>, else the first <h1>.
+- PDF: pages joined by a blank line; `page_starts` gives each page's first offset, so every chunk knows its
+  page. Pages without a text layer are reported. pypdf's warnings go to the debug log.
+"""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import logging
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.errors import DocumentError
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
 MAX_BYTES = 50 * 1024 * 1024
+MAX_BAD_SHARE = 0.01  # more invalid bytes than this share of the file: refuse it rather than guess
+PAGE_SEP = "\n\n"
+log = logging.getLogger("citeqa.loaders")
 
 
 @dataclass
@@ -18,76 +31,177 @@ class LoadedFile:
     text: str  # the text every offset refers to
     sha256: str
     kind: str
+    title: str = ""  # from the document itself (HTML <title>/<h1>), when it has one
+    page_starts: list[int] = field(default_factory=list)  # PDF: offset of each page's text
+    warnings: list[str] = field(default_factory=list)  # one line each, shown beside the file's result
+
+    def page_at(self, offset: int) -> int:
+        """1-based page of a character offset (0 when the document has no pages)."""
+        import bisect
+
+        return bisect.bisect_right(self.page_starts, offset) if self.page_starts else 0
 
 
-def find_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """Expand folders (recursively) into supported files; return (files, skipped notes)."""
+def find_files(paths: list[Path]) -> tuple[list[Path], list[str], list[tuple[Path, str]]]:
+    """Expand folders (recursively) into supported files: (files, skipped notes, failures). A path that does not
+    exist, an unsupported file named explicitly and a clashing file name are failures of that path alone."""
     files: list[Path] = []
     skipped: list[str] = []
+    failed: list[tuple[Path, str]] = []
     for p in paths:
         if not p.exists():
-            raise DocumentError(f"{p}: no such file or folder (check the path)")
-        if p.is_dir():
+            failed.append((p, f"{p}: no such file or folder (check the path)"))
+        elif p.is_dir():
             for f in sorted(p.rglob("*")):
                 if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
                     if f.suffix.lower() in SUPPORTED:
                         files.append(f)
                     else:
                         skipped.append(f"{f}: skipped ({f.suffix or 'no extension'} is not a document type)")
+        elif p.suffix.lower() not in SUPPORTED:
+            failed.append((p, f"{p}: unsupported file type '{p.suffix or 'none'}' (use one of {', '.join(sorted(SUPPORTED))})"))
         else:
-            if p.suffix.lower() not in SUPPORTED:
-                raise DocumentError(
-                    f"{p}: unsupported file type '{p.suffix or 'none'}' (use one of {', '.join(sorted(SUPPORTED))})"
-                )
             files.append(p)
     seen: dict[str, Path] = {}
-    for f in files:
+    keep: list[Path] = []
+    for f in dict.fromkeys(files):
         if f.name in seen and seen[f.name].resolve() != f.resolve():
-            raise DocumentError(f"{f}: another file has the same name ({seen[f.name]}); file names are document ids, rename one")
-        seen[f.name] = f
-    return list(dict.fromkeys(files)), skipped
+            failed.append((f, f"{f}: another file has the same name ({seen[f.name]}); file names are document ids, rename one"))
+            continue
+        seen.setdefault(f.name, f)
+        keep.append(f)
+    return keep, skipped, failed
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def _decode(path: Path, raw: bytes, notes: list[str]) -> str:
     if b"\x00" in raw[:8192]:
         raise DocumentError(f"{path}: looks like a binary file, not text (give a .txt, .md, .html or .pdf document)")
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 rarely fails
-        raise DocumentError(f"{path}: cannot decode the text (save it as UTF-8)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8-sig", errors="replace")
+        bad = text.count("\ufffd") - raw.count("\ufffd".encode())
+        if bad <= MAX_BAD_SHARE * len(raw):
+            notes.append(f"{path}: {bad} invalid byte{'s' if bad != 1 else ''} replaced with \ufffd (not UTF-8)")
+        else:
+            try:  # a legacy single-byte encoding decodes cleanly
+                text = raw.decode("cp1252")
+            except UnicodeDecodeError:
+                raise DocumentError(f"{path}: cannot decode the text ({bad} invalid bytes, "
+                                    f"{100 * bad / len(raw):.1f}% of the file); save it as UTF-8") from None
     bad = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\n\r\t\f")
     if bad > 8:
         raise DocumentError(f"{path}: looks like a binary file, not text (give a .txt, .md, .html or .pdf document)")
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _html_text(path: Path, raw: bytes) -> str:
+_DROP = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "template",
+         "head", "button", "select"]
+_BLOCKS = {"p", "li", "ul", "ol", "dl", "dt", "dd", "td", "th", "tr", "table", "thead", "tbody", "tfoot", "caption",
+           "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main", "blockquote", "pre", "figure",
+           "figcaption", "address", "hr", "details", "summary", "body", "html", "center", "fieldset", "legend"}
+
+
+def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str]:
+    """(text with one block per line, title)."""
     from bs4 import BeautifulSoup
+    from bs4.element import NavigableString, PreformattedString, Tag
 
-    soup = BeautifulSoup(_decode(path, raw), "html.parser")
-    for tag in soup(["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg"]):
+    soup = BeautifulSoup(_decode(path, raw, notes), "html.parser")
+    title_tag = soup.find("title")
+    h1 = soup.find("h1")
+    title = " ".join(title_tag.get_text(" ").split()) if title_tag is not None else ""
+    if not title and h1 is not None:
+        title = " ".join(h1.get_text(" ").split())
+    for tag in soup(_DROP):
         tag.decompose()
-    lines = [" ".join(line.split()) for line in soup.get_text("\n").split("\n")]
-    return "\n".join(line for line in lines if line)
+    lines: list[str] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        line = " ".join("".join(buf).split())
+        if line:
+            lines.append(line)
+        buf.clear()
+
+    end = object()
+    stack: list = [soup]
+    while stack:  # depth-first without recursion: deeply nested pages are common
+        node = stack.pop()
+        if node is end:
+            flush()
+        elif isinstance(node, PreformattedString):  # comments, doctype, CDATA
+            continue
+        elif isinstance(node, NavigableString):
+            buf.append(str(node))
+        elif isinstance(node, Tag):
+            if node.name == "br":
+                flush()
+                continue
+            if node.name in _BLOCKS:
+                flush()
+                stack.append(end)
+            stack.extend(reversed(node.contents))
+    flush()
+    return "\n".join(lines), title
 
 
-def _pdf_text(path: Path, raw: bytes) -> str:
+@contextmanager
+def _pypdf_quiet():
+    """pypdf's warnings (logging and `warnings`) go to the debug log instead of the terminal."""
+    pdf_log = logging.getLogger("pypdf")
+
+    class ToDebug(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            log.debug("pypdf: %s", record.getMessage())
+
+    handler, before = ToDebug(), pdf_log.propagate
+    pdf_log.addHandler(handler)
+    pdf_log.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+        for w in caught:
+            log.debug("pypdf: %s", w.message)
+    finally:
+        pdf_log.removeHandler(handler)
+        pdf_log.propagate = before
+
+
+def _pdf_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, list[int]]:
+    """(pages joined by a blank line, each page's first offset)."""
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PdfReadError, PyPdfError
 
     try:
-        reader = PdfReader(io.BytesIO(raw))
-        if reader.is_encrypted:
-            raise DocumentError(f"{path}: the PDF is encrypted (save an unprotected copy)")
-        return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
-    except (PdfReadError, ValueError, KeyError) as e:
+        with _pypdf_quiet():
+            reader = PdfReader(io.BytesIO(raw))
+            if reader.is_encrypted:
+                raise DocumentError(f"{path}: the PDF is encrypted (save an unprotected copy)")
+            pages = []
+            for page in reader.pages:
+                try:
+                    pages.append((page.extract_text() or "").strip())
+                except (PyPdfError, ValueError, KeyError, TypeError) as e:
+                    log.debug("pypdf: %s: page %d: %s", path, len(pages) + 1, e)
+                    pages.append("")
+    except (PdfReadError, PyPdfError, ValueError, KeyError) as e:
         raise DocumentError(f"{path}: cannot read the PDF ({e}); check the file is a valid PDF") from None
+    empty = [i + 1 for i, t in enumerate(pages) if not t]
+    if empty and len(empty) < len(pages):
+        which = ", ".join(map(str, empty[:10])) + (f" (+{len(empty) - 10} more)" if len(empty) > 10 else "")
+        notes.append(f"{path}: page{'s' if len(empty) > 1 else ''} {which} ha{'ve' if len(empty) > 1 else 's'} no text: "
+                     f"scanned image? (run OCR on it to index those pages)")
+    elif empty:
+        raise DocumentError(f"{path}: no page has a text layer ({len(pages)} pages): scanned images? run OCR on it first")
+    starts, pos = [], 0
+    for t in pages:
+        starts.append(pos)
+        pos += len(t) + len(PAGE_SEP)
+    return PAGE_SEP.join(pages), starts
 
 
 def load_file(path: Path) -> LoadedFile:
@@ -99,16 +213,19 @@ def load_file(path: Path) -> LoadedFile:
     except OSError as e:
         raise DocumentError(f"{path}: cannot read ({e.strerror or e})") from None
     kind = path.suffix.lower().lstrip(".")
+    notes: list[str] = []
+    title, page_starts = "", []
     if kind in ("html", "htm"):
-        text = _html_text(path, raw)
+        text, title = _html_text(path, raw, notes)
     elif kind == "pdf":
         if not raw.startswith(b"%PDF"):
             raise DocumentError(f"{path}: not a PDF file (it does not start with %PDF)")
-        text = _pdf_text(path, raw)
+        text, page_starts = _pdf_text(path, raw, notes)
     else:
-        text = _decode(path, raw)
+        text = _decode(path, raw, notes)
     if not text.strip():
         raise DocumentError(f"{path}: the document is empty (no text to index)")
     if len(text.split()) < 3:
         raise DocumentError(f"{path}: the document has almost no text ({len(text.split())} words); nothing to index")
-    return LoadedFile(path=path, doc_id=path.name, text=text, sha256=hashlib.sha256(raw).hexdigest(), kind=kind)
+    return LoadedFile(path=path, doc_id=path.name, text=text, sha256=hashlib.sha256(raw).hexdigest(), kind=kind,
+                      title=title, page_starts=page_starts, warnings=notes)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False GRADIO_ANALYTICS_ENABLED=False
 stamp=.venv/.citeqa-installed
-want="$(sha256sum pyproject.toml | cut -c1-16)${1:-}"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)${1:-}"
 if [ ! -x .venv/bin/python ]; then
   echo "citeqa: creating .venv" >&2
   "$PY" -m venv .venv
@@ -16,6 +16,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
   # torch first, from its pinned CPU wheel, so nothing else can pull a CUDA build
   .venv/bin/pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
+  # llama-cpp-python is source-only. Its default build targets the build machine's CPU (-march=native), and
+  # pip's cache then hands that wheel to any machine: on a Xeon whose AMX tiles the kernel does not grant,
+  # its AMX kernels die with SIGILL (illegal instruction `tilezero`) on the first prompt of more than a few
+  # tokens, and a wheel built on a Xeon would not run on an AVX2-only EPYC. So it is built once, portable
+  # (AVX2/FMA/F16C, no AVX-512 or AMX), into its own cache folder, and installed from there.
+  LLAMA_VER=$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml | cut -d= -f3)
+  WHEELS="${CITEQA_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/citeqa/wheels/llama-cpp-avx2}"
+  if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VER"-*.whl >/dev/null 2>&1; then
+    echo "citeqa: building llama-cpp-python $LLAMA_VER for AVX2 CPUs (once, ~9 min on 2 cores)" >&2
+    mkdir -p "$WHEELS"
+    CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
+      CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+      .venv/bin/pip wheel -q --no-cache-dir --no-deps "llama-cpp-python==$LLAMA_VER" -w "$WHEELS" 2>&1 | grep -v "is ignored" || true
+  fi
+  .venv/bin/pip install -q --no-deps --force-reinstall "$WHEELS"/llama_cpp_python-"$LLAMA_VER"-*.whl 2>&1 | grep -v "is ignored" || true
   extras=""
   [ "${1:-}" = "--test" ] && extras="[test]"
   .venv/bin/pip install -q -e ".${extras}" 2>&1 | grep -v "is ignored" || true

@@ -13,15 +13,16 @@ PASSAGE = ("Threads crossed 10 million users within seven hours of its launch wh
 
 @pytest.fixture(scope="module")
 def checker(seeded_settings):
-    from app.checking import SupportChecker
+    from app.grounding.checking import SupportChecker
+    from app.grounding.policy import GroundingPolicy
     from index.embedders import make_embedder
 
-    return SupportChecker(make_embedder(seeded_settings), seeded_settings.min_support)
+    return SupportChecker(make_embedder(seeded_settings), GroundingPolicy.from_settings(seeded_settings))
 
 
 def test_true_sentence_is_supported(checker):
     assert checker.supports("Threads crossed 10 million users within seven hours.", PASSAGE)
-    assert checker.score("Threads crossed 10 million users within seven hours.", PASSAGE) >= checker.min_support
+    assert checker.score("Threads crossed 10 million users within seven hours.", PASSAGE) >= checker.policy.min_support
 
 
 @pytest.mark.parametrize("wrong", [
@@ -50,31 +51,31 @@ def _evidence(n, doc_id, text, score=0.9):
 
 
 def test_wrong_citation_is_corrected(checker):
-    from app.citations import check_sentence
+    from app.grounding.citations import check_sentence
 
     ev = [_evidence(1, D0, "Threads crossed 10 million users within seven hours of its launch."),
           _evidence(2, D3, "Last week, Meta unveiled its Llama 3.1 model, boasting a whopping 405 billion parameters.")]
     q = "How quickly did Threads cross 10 million users?"
-    verdict, chosen = check_sentence("Threads crossed 10 million users within seven hours [2].", ev, q, "en", checker, 0.42)
+    verdict, chosen = check_sentence("Threads crossed 10 million users within seven hours [2].", ev, q, "en", checker, checker.policy)
     assert verdict.supported
     assert verdict.dropped_reason == "citation corrected"
     assert [e.n for e, *_ in chosen] == [1]
     assert "[2]" not in verdict.text
 
     # the right citation stays as it is
-    verdict, chosen = check_sentence("Threads crossed 10 million users within seven hours [1].", ev, q, "en", checker, 0.42)
+    verdict, chosen = check_sentence("Threads crossed 10 million users within seven hours [1].", ev, q, "en", checker, checker.policy)
     assert verdict.supported and verdict.dropped_reason == "" and [e.n for e, *_ in chosen] == [1]
 
     # a missing citation is added
-    verdict, chosen = check_sentence("Llama 3.1 has 405 billion parameters.", ev, "How big is Llama 3.1?", "en", checker, 0.42)
+    verdict, chosen = check_sentence("Llama 3.1 has 405 billion parameters.", ev, "How big is Llama 3.1?", "en", checker, checker.policy)
     assert verdict.supported and verdict.dropped_reason == "citation added" and [e.n for e, *_ in chosen] == [2]
 
 
 def test_false_sentence_is_dropped_whatever_it_cites(checker):
-    from app.citations import check_sentence
+    from app.grounding.citations import check_sentence
 
     ev = [_evidence(1, D0, "Threads crossed 10 million users within seven hours of its launch."),
           _evidence(2, D3, "Last week, Meta unveiled its Llama 3.1 model, boasting a whopping 405 billion parameters.")]
     q = "How quickly did Threads cross 10 million users?"
-    verdict, chosen = check_sentence("Threads crossed 10 million users in 7 days [1].", ev, q, "en", checker, 0.42)
+    verdict, chosen = check_sentence("Threads crossed 10 million users in 7 days [1].", ev, q, "en", checker, checker.policy)
     assert not verdict.supported and chosen == [] and verdict.dropped_reason, verdict

@@ -26,16 +26,14 @@ def _hashes_found(eng, query: str, doc_id: str) -> set[str]:
 
 
 def test_crash_mid_ingest_keeps_the_previous_index(fresh_settings, monkeypatch):
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
     from app.engine import Engine
+    from index.store import Build
 
     eng = Engine(fresh_settings)
     assert eng.ingest().embedded > 0
     old = _versions(eng)
     assert sorted(old) == sorted(SEED_DOCS)
-    col = eng.store.live()
-    n_old = col.count()
+    n_old = eng.store.count()
 
     docs = fresh_settings.docs_path
     f0, f3 = docs / D0, docs / D3
@@ -48,7 +46,7 @@ def test_crash_mid_ingest_keeps_the_previous_index(fresh_settings, monkeypatch):
     assert new0 != old[D0] and new3 != old[D3]
 
     real_embed = eng.embedder.embed_documents
-    real_add = ChromaVectorStore.add
+    real_add = Build.write
 
     def crash_embedding_after(n_ok):
         calls = {"n": 0}
@@ -83,15 +81,15 @@ def test_crash_mid_ingest_keeps_the_previous_index(fresh_settings, monkeypatch):
     check_old_everywhere(False)
 
     # 2. crash in the middle of writing a document's chunks: the half-written version is ignored
-    def half_then_crash(self, nodes, **kw):
-        real_add(self, nodes[: max(1, len(nodes) // 2)], **kw)
+    def half_then_crash(self, nodes):
+        real_add(self, nodes[: max(1, len(nodes) // 2)])
         raise Crash("simulated crash while writing")
 
-    monkeypatch.setattr(ChromaVectorStore, "add", half_then_crash)
+    monkeypatch.setattr(Build, "write", half_then_crash)
     with pytest.raises(Crash):
         eng.ingest()
     monkeypatch.undo()
-    assert eng.store.live().count() > n_old  # the partial version really is in the store
+    assert eng.store.count() > n_old  # the partial version really is in the store
     check_old_everywhere(False)
 
     # 3. the first changed document goes through, the second crashes: old version of the second stays
@@ -112,7 +110,7 @@ def test_crash_mid_ingest_keeps_the_previous_index(fresh_settings, monkeypatch):
     e3 = Engine(fresh_settings)
     v = _versions(e3)
     assert v[D0] == new0 and v[D3] == new3
-    assert e3.store.live().count() == sum(d.chunks for d in e3.documents())
+    assert e3.store.count() == sum(d.chunks for d in e3.documents())
 
 
 def test_a_file_that_fails_to_embed_is_reported_and_the_files_around_it_are_stored(fresh_settings, monkeypatch):
@@ -135,7 +133,7 @@ def test_a_file_that_fails_to_embed_is_reported_and_the_files_around_it_are_stor
     assert [f.status for f in report.files] == ["added", "failed", "added", "added", "added"]
     assert "simulated" in report.files[1].error and report.files[1].embedded == 0
     assert sorted(d.doc_id for d in eng.documents()) == sorted(set(SEED_DOCS) - {D1})
-    assert eng.store.live().count() == sum(f.embedded for f in report.files)
+    assert eng.store.count() == sum(f.embedded for f in report.files)
 
     monkeypatch.undo()  # the next run adds only the missing file
     st = {f.doc_id: f.status for f in Engine(fresh_settings).ingest().files}

@@ -27,14 +27,14 @@ def test_store_contract(kind, fresh_settings, request):
         url = request.getfixturevalue("chroma_server").url
         s = s.model_copy(update={"chroma_url": url})
     eng = Engine(s)
-    assert eng.store.live() is None
+    assert not eng.store.exists()
     assert eng.documents() == []
 
     report = eng.ingest()
     assert not report.failed and report.embedded > 0
     if kind == "server":  # nothing was written locally: the chunks live in the server
         assert not s.chroma_dir.exists()
-        assert eng.store.client.get_collection(s.collection).count() == report.embedded
+        assert eng.store.count() == report.embedded
     docs = eng.documents()
     assert sorted(d.doc_id for d in docs) == sorted(SEED_DOCS)
     assert all(d.chunks > 0 and len(d.hash) == 64 for d in docs)
@@ -48,8 +48,8 @@ def test_store_contract(kind, fresh_settings, request):
 
     # the collection records how it was built
     fp = Fingerprint.from_settings(s, eng.embedder.id)
-    assert eng.store.fingerprint_of(eng.store.live()) == fp
-    assert eng.store.check(fp) is not None
+    assert eng.store.fingerprint() == fp
+    assert eng.store.check(fp) is True
     other = Fingerprint(fp.embedder, fp.chunk_size + 32, fp.chunk_overlap)
     with pytest.raises(IndexMismatchError, match="citeqa ingest --rebuild"):
         eng.store.check(other)
@@ -63,6 +63,26 @@ def test_store_contract(kind, fresh_settings, request):
     assert not report.failed and report.rebuilt
     assert sorted(d.doc_id for d in rebuilt.documents()) == sorted(SEED_DOCS)
     assert rebuilt.search(THREADS_Q)[0].doc_id in (D0, D1)
-    assert rebuilt.store._get(rebuilt.store.side_name) is None
+    assert rebuilt.store.fingerprint() == Fingerprint.from_settings(other_s, rebuilt.embedder.id)
     with pytest.raises(IndexMismatchError):
         Engine(s).search(THREADS_Q)
+
+
+def test_a_chroma_server_that_dies_is_named_with_its_url_not_called_an_empty_index(fresh_settings, tmp_path):
+    from app.engine import Engine
+    from app.errors import StoreError
+
+    server = ChromaServer(tmp_path / "db").start()
+    try:
+        s = fresh_settings.model_copy(update={"chroma_url": server.url})
+        eng = Engine(s)
+        assert not eng.ingest().failed
+        assert eng.search(THREADS_Q)
+    finally:
+        server.stop()
+    eng.retriever._state = None  # as a new session would: it must ask the store
+    with pytest.raises(StoreError, match=server.url.replace(".", r"\.")) as e:
+        eng.search(THREADS_Q)
+    assert "empty" not in str(e.value)
+    with pytest.raises(StoreError, match="chroma run"):
+        eng.documents()

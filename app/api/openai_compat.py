@@ -57,7 +57,7 @@ def _chunk(cid: str, created: int, model: str, delta: dict, finish: str | None =
 
 def sentence_text(sentence: Any) -> str:
     """One checked sentence as it appears in the answer (with its [n] markers)."""
-    from app.citations import render
+    from app.grounding.citations import render
 
     return render([sentence])
 

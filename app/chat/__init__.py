@@ -1,11 +1,6 @@
 """Gradio chat window: `create_app(engine_or_settings)` builds it, `launch()` / `serve()` run it."""
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 from app.chat import fast_import  # noqa: E402
 
 fast_import.install()

@@ -56,17 +56,24 @@ def error_message(msg: str) -> str:
 
 
 # ---- sources panel -----------------------------------------------------------------------------------
-def highlight(text: str, spans: list[tuple[int, int]]) -> str:
-    """Escape `text` and wrap each (start, end) span in <mark> (offsets into the unescaped text)."""
-    spans = sorted((max(0, s), min(len(text), e)) for s, e in spans if e > s)
-    out, pos = [], 0
+def highlight(text: str, spans: list[tuple[int, int]], answer: tuple[int, int] | None = None) -> str:
+    """Escape `text` and wrap each (start, end) span in <mark> (offsets into the unescaped text); the answering
+    words `answer` inside a span get <mark class='cq-answer'>."""
+    cut = []
     for s, e in spans:
+        if answer and s <= answer[0] < answer[1] <= e:
+            cut += [(s, answer[0], ""), (answer[0], answer[1], " class='cq-answer'"), (answer[1], e, "")]
+        else:
+            cut.append((s, e, ""))
+    spans = sorted((max(0, s), min(len(text), e), cls) for s, e, cls in cut if e > s)
+    out, pos = [], 0
+    for s, e, cls in spans:
         if s < pos:
             s = pos
         if e <= s:
             continue
         out.append(esc(text[pos:s]))
-        out.append(f"<mark>{esc(text[s:e])}</mark>")
+        out.append(f"<mark{cls}>{esc(text[s:e])}</mark>")
         pos = e
     out.append(esc(text[pos:]))
     return "".join(out)
@@ -113,11 +120,15 @@ def sources_html(answer: Answer | None, doc_text: Callable[[str], str | None], s
             cited_chunks.add(c.chunk_id)
             full = doc_text(c.doc_id)
             passage, spans = _passage_for(c, answer.sources, full)
+            mark = None
+            if getattr(c, "answer_start", None) is not None and spans:
+                shift = c.start - spans[0][0]  # document offset of the passage's first character
+                mark = (c.answer_start - shift, c.answer_end - shift)
             parts.append(
                 f"<div class='cq-cite' data-doc='{esc(c.doc_id)}'>"
                 f"<div class='cq-head'><span class='cq-n'>[{c.n}]</span> {_who(c.title, c.author, c.language)}"
-                f" <span class='cq-doc'>{esc(c.doc_id)}</span></div>"
-                f"<div class='cq-passage'>{highlight(passage, spans)}</div>"
+                f" <span class='cq-doc'>{esc(c.doc_id)}</span>{_page(c.page)}</div>"
+                f"<div class='cq-passage'>{highlight(passage, spans, mark)}</div>"
             )
             if full and c.doc_id not in docs_shown:
                 docs_shown.add(c.doc_id)
@@ -142,9 +153,13 @@ def sources_html(answer: Answer | None, doc_text: Callable[[str], str | None], s
     return "".join(parts)
 
 
+def _page(page: int | None) -> str:
+    return f" <span class='cq-page'>p. {int(page)}</span>" if page else ""
+
+
 def _source_block(s: Source) -> str:
     return (f"<div class='cq-src'><div class='cq-head'>{_who(s.title, s.author, s.language)}"
-            f" <span class='cq-doc'>{esc(s.doc_id)}</span> <span class='cq-score'>score {s.score:.3f}</span></div>"
+            f" <span class='cq-doc'>{esc(s.doc_id)}</span>{_page(s.page)} <span class='cq-score'>score {s.score:.3f}</span></div>"
             f"<div class='cq-passage'>{esc(' '.join(s.text.split()))}</div></div>")
 
 
@@ -159,6 +174,8 @@ def status_line(answer: Answer | None, index: dict | None) -> str:
         bits.append(f"total {t.total_ms:.0f} ms")
     if index:
         bits.append(f"index: {index.get('documents', 0)} documents, {index.get('chunks', 0)} chunks")
+        if index.get("backend_reason"):
+            bits.append(md_escape(index["backend_reason"]))
     return " · ".join(bits)
 
 
@@ -170,10 +187,11 @@ CSS = """
 .cq-head { font-size: 0.9em; margin-bottom: 0.3em; }
 .cq-n { font-weight: bold; }
 .cq-title { font-weight: 600; }
-.cq-doc, .cq-score, .cq-lang, .cq-author { color: var(--body-text-color-subdued); }
+.cq-doc, .cq-page, .cq-score, .cq-lang, .cq-author { color: var(--body-text-color-subdued); }
 .cq-passage, .cq-fulltext { white-space: pre-wrap; }
 .cq-fulltext { max-height: 22em; overflow-y: auto; border-left: 3px solid var(--border-color-primary); padding-left: 0.6em; }
 .cq-sources mark { background: #fde68a; color: #111; padding: 0 2px; border-radius: 2px; }
+.cq-sources mark.cq-answer { background: #f59e0b; font-weight: 600; }
 .cq-refused .cq-refusal-note { background: #fee2e2; color: #7f1d1d; border-radius: 6px; padding: 0.4em 0.6em; }
 .cq-uncited summary, .cq-article summary { cursor: pointer; color: var(--link-text-color); }
 """

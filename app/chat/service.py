@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 from app.config import Settings
 from app.engine import Engine
-from app.errors import BackendUnavailable, CiteqaError, InputError
+from app.errors import BackendUnavailable, CiteqaError, IndexError_, InputError
 from app.types import Answer
 from index.loaders import SUPPORTED
 
@@ -132,9 +132,9 @@ class ChatService:
         r = self.base.retriever
         try:
             r.refresh()
-            return {"documents": len(r.documents), "chunks": r.n_chunks}
+            return {"documents": len(r.documents), "chunks": r.n_chunks, "backend_reason": self.base.backend_reason}
         except CiteqaError:
-            return {"documents": 0, "chunks": 0}
+            return {"documents": 0, "chunks": 0, "backend_reason": self.base.backend_reason}
 
     # ---- documents -----------------------------------------------------------------------------------
     def doc_text(self, doc_id: str) -> str | None:
@@ -184,14 +184,20 @@ class ChatService:
             pass
         return out or FALLBACK_EXAMPLES
 
+    @property
+    def uploads_dir(self) -> Path:
+        return Path(self.settings.data_dir) / "uploads"
+
     def add_files(self, paths: list[str | Path],
                   progress: Callable[[int, int, str], None] | None = None) -> list[dict]:
         """Index uploaded files. Each gets a row: file, status, chunks, message. Oversized or unsupported files
-        are refused with the reason; the rest still go in."""
+        are refused with the reason; the rest still go in. A file is copied into a staging folder first and
+        moved into uploads/ whole, so an upload cut off by a crash is never half a document; whatever is in
+        uploads/ and not indexed is indexed at the next start (`index_leftovers`)."""
         limit = self.settings.max_upload_mb
         rows: list[dict] = []
         ok: list[Path] = []
-        dest_dir = Path(self.settings.data_dir) / "uploads"
+        staging = self.uploads_dir / ".staging"
         for p in paths or []:
             p = Path(p)
             name = p.name
@@ -210,21 +216,41 @@ class ChatService:
                              "message": f"{name} is {_size(size)}; the upload limit is {limit:g} MB "
                                         f"(raise CITEQA_MAX_UPLOAD_MB to allow bigger files)"})
                 continue
-            dest_dir.mkdir(parents=True, exist_ok=True)
-            dest = dest_dir / name
+            dest = self.uploads_dir / name
             if p.resolve() != dest.resolve():
-                shutil.copyfile(p, dest)
+                staging.mkdir(parents=True, exist_ok=True)
+                part = staging / name
+                shutil.copyfile(p, part)
+                part.replace(dest)
             ok.append(dest)
         if ok:
-            with self._ingest_lock:
-                report = self.base.ingest(ok, progress=progress)
-            for f in report.files:
-                rows.append({"file": Path(f.path).name or f.doc_id, "status": f.status, "chunks": f.chunks,
-                             "message": f.error or (f"{f.title} ({f.language})" if f.title else "")})
-            for note in report.skipped:
-                name, _, why = note.partition(": ")
-                rows.append({"file": Path(name).name, "status": "failed", "chunks": 0,
-                             "message": f"{why or note} (give a .txt, .md, .html or .pdf document)"})
+            rows += self._index(ok, progress)
+        return rows
+
+    def index_leftovers(self, progress: Callable[[int, int, str], None] | None = None) -> list[dict]:
+        """At start: index every uploaded file not indexed yet (an upload cut off by a crash or a restart);
+        unchanged files are skipped by their hash. Returns the rows of the files that were not unchanged."""
+        if not self.uploads_dir.is_dir():
+            return []
+        shutil.rmtree(self.uploads_dir / ".staging", ignore_errors=True)  # partial copies: never documents
+        if not any(f.is_file() for f in self.uploads_dir.iterdir()):
+            return []
+        return [r for r in self._index([self.uploads_dir], progress) if r["status"] != "unchanged"]
+
+    def _index(self, paths: list[Path], progress: Callable[[int, int, str], None] | None) -> list[dict]:
+        rows = []
+        with self._ingest_lock:
+            report = self.base.ingest(paths, progress=progress)
+        for f in report.files:
+            message = f.error or (f"{f.title} ({f.language})" if f.title else "")
+            if f.warnings:
+                message = "; ".join([message] + f.warnings) if message else "; ".join(f.warnings)
+            rows.append({"file": Path(f.path).name or f.doc_id, "status": f.status, "chunks": f.chunks,
+                         "message": message})
+        for note in report.skipped:
+            name, _, why = note.partition(": ")
+            rows.append({"file": Path(name).name, "status": "failed", "chunks": 0,
+                         "message": f"{why or note} (give a .txt, .md, .html or .pdf document)"})
         return rows
 
     # ---- answering -----------------------------------------------------------------------------------
@@ -265,7 +291,10 @@ class ChatService:
     def evaluate(self, qa_path: str | Path, limit: int | None = None,
                  progress: Callable[[int, int, float | None], None] | None = None) -> tuple[dict, list[dict], Path]:
         from app.evaluation import read_results, run_eval
+        from app.evaluation.runner import EMPTY_INDEX
 
+        if not self.base.store.exists():  # before the run folder is made: nothing is written
+            raise IndexError_(EMPTY_INDEX)
         out = Path(self.settings.data_dir) / "evals" / time.strftime("%Y%m%d-%H%M%S")
         out = Path(tempfile.mkdtemp(prefix=out.name + "-", dir=_mk(out.parent)))
         summary = run_eval(self.base, qa_path, out, progress=progress, limit=limit)
@@ -285,3 +314,35 @@ def _mk(p: Path) -> Path:
 def check_question(question: str) -> None:
     if not (question or "").strip():
         raise InputError("the question is empty: type a question about the documents")
+
+
+def api_arguments(question: Any, history: Any, top_k: Any, temperature: Any) -> tuple[str, list, Options]:
+    """Check the `/chat` API's arguments: (question, history, options), or an InputError naming the argument."""
+    if not isinstance(question, str):
+        raise InputError(f"question must be text, not {type(question).__name__}")
+    if history is not None and not isinstance(history, (list, tuple)):
+        raise InputError(f"history must be a list of [question, answer] pairs, not {type(history).__name__}")
+    for i, turn in enumerate(history or []):
+        if isinstance(turn, dict):
+            continue
+        if not (isinstance(turn, (list, tuple)) and len(turn) == 2 and all(isinstance(t, (str, type(None))) for t in turn)):
+            raise InputError(f"history[{i}] must be a [question, answer] pair of texts")
+    k = _number("top_k", top_k, int, 1, 50)
+    t = _number("temperature", temperature, float, 0.0, 2.0)
+    return question, list(history or []), Options(None, None, k, t)
+
+
+def _number(name: str, value: Any, kind: type, low: float, high: float):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InputError(f"{name} must be a number from {low:g} to {high:g}, not {type(value).__name__}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise InputError(f"{name} must be a number from {low:g} to {high:g}, not {str(value)[:40]!r}") from None
+    if kind is int and number != int(number):
+        raise InputError(f"{name} must be a whole number from {low:g} to {high:g}, not {value!r}")
+    if not low <= number <= high:
+        raise InputError(f"{name} must be from {low:g} to {high:g}, not {value!r}")
+    return kind(number)

@@ -1,16 +1,13 @@
 """The Gradio window: Chat, Documents and Evaluate tabs, plus the `/chat` API endpoint."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-import gradio as gr  # noqa: E402
+import gradio as gr  # noqa: E402  (app/offline.py switched its analytics off)
 
 from app.chat import render as R  # noqa: E402
-from app.chat.service import BACKENDS, ChatService, Options  # noqa: E402
+from app.chat.service import BACKENDS, ChatService, Options, api_arguments  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.engine import Engine  # noqa: E402
 from app.errors import CiteqaError  # noqa: E402
@@ -97,7 +94,10 @@ def create_app(engine_or_settings: Engine | Settings | None = None) -> gr.Blocks
         except CiteqaError as e:
             rows = [{"file": "", "status": "failed", "chunks": 0, "message": str(e)}]
         table = [[r["file"], r["status"], r["chunks"], r["message"]] for r in rows]
-        return svc.documents_table(), table, gr.update(choices=_doc_choices())
+        return svc.documents_table(), table, gr.update(choices=_doc_choices(), value=None)
+
+    def refresh_page():  # on every page load: what was built with the app is stale after an upload or warm-up
+        return svc.documents_table(), gr.update(choices=_doc_choices(), value=None), R.status_line(None, svc.index_info())
 
     def _doc_choices():
         return [(f"{r[0]} ({r[4]})", r[4]) for r in svc.documents_table()]
@@ -200,12 +200,14 @@ def create_app(engine_or_settings: Engine | Settings | None = None) -> gr.Blocks
             """Answer `question` from the indexed documents. Stateless: pass earlier turns as `history`
             ([[question, answer], ...]). Returns the answer with its checked citations (Answer.to_dict())."""
             try:
-                a = svc.ask(question, _history_pairs(history), Options(None, None, top_k, temperature))
+                question, history, opts = api_arguments(question, history, top_k, temperature)
+                a = svc.ask(question, _history_pairs(history), opts)
             except CiteqaError as e:
                 raise gr.Error(str(e), print_exception=False) from None
             return a.to_dict()
 
         gr.api(chat, api_name="chat")
+        demo.load(refresh_page, None, [docs, viewer_pick, status], api_visibility="private")
 
     demo.queue(default_concurrency_limit=4, max_size=128)
     demo.citeqa = svc  # type: ignore[attr-defined]
@@ -280,6 +282,9 @@ def serve(settings: Settings) -> int:
     def warm_up() -> None:
         t0 = time.perf_counter()
         try:
+            for row in app.citeqa.index_leftovers():  # uploads a crash or restart left unindexed
+                print(f"citeqa: upload {row['file']}: {row['status']}" + (f" ({row['message']})" if row["message"] else ""),
+                      flush=True)
             engine.warm_up()
         except CiteqaError as e:  # e.g. an index built with another embedder: say what to do, once
             print(f"citeqa: {e}", file=sys.stderr, flush=True)

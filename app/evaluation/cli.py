@@ -78,6 +78,8 @@ def register(subparsers: Any, common_parent: argparse.ArgumentParser | None = No
                         help="exit with status 1 if METRIC is below VALUE (repeatable; for compare: checks RUN_B)")
     parser.add_argument("--limit", type=_positive, default=None, metavar="N", help="only the first N questions")
     parser.add_argument("--json", action="store_true", help="print the summary (or comparison) as JSON")
+    parser.add_argument("--ingest", action="store_true",
+                        help="index the configured documents (docs_path) first, e.g. on a fresh machine")
     parser.add_argument("--workers", type=_positive, default=1, metavar="N",
                         help="questions asked at once (a served backend: ollama or openai; the embedded model takes 1)")
     parser.add_argument("--export", action="append", default=[], choices=list(EXPORTS),
@@ -138,6 +140,10 @@ def handle_eval(args: argparse.Namespace, settings: Any, qa_file: str) -> int:
     from app.engine import Engine
 
     engine = Engine(settings)
+    if getattr(args, "ingest", False):
+        report = engine.ingest()
+        for f in report.failed:
+            print(f"citeqa: error: {f.error}", file=sys.stderr)
     from .runner import run_eval
 
     progress, close = _progress_bar(len(items))

@@ -221,3 +221,17 @@ def percentile(values: Iterable[float | None], q: float) -> float | None:
     pos = (len(vals) - 1) * q / 100.0
     lo, hi = math.floor(pos), math.ceil(pos)
     return vals[lo] + (vals[hi] - vals[lo]) * (pos - lo)
+
+
+def answerability_curve(scores: Sequence[float], answerable: Sequence[bool]) -> list[dict]:
+    """Precision and recall of 'answer when score >= t' for answerable questions, at every distinct score:
+    [{threshold, precision, recall, answered}], highest threshold first."""
+    pairs = [(float(s), bool(a)) for s, a in zip(scores, answerable) if s is not None]
+    n_pos = sum(1 for _, a in pairs if a)
+    out = []
+    for t in sorted({s for s, _ in pairs}, reverse=True):
+        answered = [a for s, a in pairs if s >= t]
+        tp = sum(answered)
+        out.append({"threshold": round(t, 4), "precision": round(tp / len(answered), 4) if answered else None,
+                    "recall": round(tp / n_pos, 4) if n_pos else None, "answered": len(answered)})
+    return out

@@ -14,7 +14,8 @@ from .formats import QUESTION_ALIASES, csv_cell, rows_json_array
 
 REFERENCE_ALIASES = ("answer", "answers", "reference", "references", "expected_output", "ground_truth")
 SOURCE_ALIASES = ("sources", "reference_context_ids", "expected_sources")
-KNOWN_FIELDS = {"id", *QUESTION_ALIASES, "answerable", "language", "notes", *REFERENCE_ALIASES, *SOURCE_ALIASES}
+KNOWN_FIELDS = {"id", *QUESTION_ALIASES, "answerable", "language", "notes", "fact", "tags", "turns",
+                *REFERENCE_ALIASES, *SOURCE_ALIASES}
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
 
@@ -27,6 +28,9 @@ class QAItem:
     sources: list[str] = field(default_factory=list)
     answerable: bool = True
     line: int = 0
+    conversation: str = ""  # a turn of a conversation: its id (earlier turns are this turn's history)
+    turn: int = 0  # 1, 2, ... within the conversation
+
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,6 +187,33 @@ def _rows_csv(text: str, problems: list) -> list[tuple[int, dict]]:
     return rows
 
 
+def _expand(row: dict[str, Any], line: int, problems: list, split_pipes: bool) -> list[QAItem]:
+    """One row -> its QAItem, or, for a conversation ({"id": ..., "turns": [{question, answers, ...}, ...]}),
+    one QAItem per turn with ids ID#1, ID#2, ... answered in order, each with the earlier turns as history."""
+    turns = row.get("turns") if isinstance(row, dict) else None
+    if turns is None:
+        item = _validate_row(row, line, problems, split_pipes)
+        return [item] if item is not None else []
+    conv = str(row.get("id") or "").strip()
+    if not conv:
+        problems.append((line, "id", "a conversation needs an id"))
+        return []
+    if not isinstance(turns, list) or not turns or not all(isinstance(t, dict) for t in turns):
+        problems.append((line, "turns", "must be a list of {\"question\": ...} objects, in the order they are asked"))
+        return []
+    out = []
+    for n, t in enumerate(turns, start=1):
+        start = len(problems)
+        item = _validate_row({**t, "id": f"{conv}#{n}"}, line, problems, split_pipes)
+        for i in range(start, len(problems)):
+            ln, fld, msg = problems[i]
+            problems[i] = (ln, f"turns[{n}].{fld}", msg)
+        if item is not None:
+            item.conversation, item.turn = conv, n
+            out.append(item)
+    return out
+
+
 def load_qa(path: str | Path) -> list[QAItem]:
     """Parse and validate a JSONL or CSV question file; raise EvalFileError listing every problem."""
     path = Path(path)
@@ -199,14 +230,12 @@ def load_qa(path: str | Path) -> list[QAItem]:
     items: list[QAItem] = []
     seen: dict[str, int] = {}
     for line, row in rows:
-        item = _validate_row(row, line, problems, split_pipes=is_csv)
-        if item is None:
-            continue
-        if item.id in seen:
-            problems.append((line, "id", f"duplicate id {item.id!r} (first on line {seen[item.id]}); ids must be unique"))
-            continue
-        seen[item.id] = line
-        items.append(item)
+        for item in _expand(row, line, problems, split_pipes=is_csv):
+            if item.id in seen:
+                problems.append((line, "id", f"duplicate id {item.id!r} (first on line {seen[item.id]}); ids must be unique"))
+                continue
+            seen[item.id] = line
+            items.append(item)
     if not rows and not problems:
         problems.append((0, "file", "no questions found (JSONL: one {\"question\": ...} object per line; CSV: a header with a 'question' column)"))
     if problems:

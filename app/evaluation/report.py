@@ -176,12 +176,37 @@ def _histogram_svg(series: dict[str, list[float]]) -> str:
     return "".join(parts)
 
 
+def _curve_svg(curve: list[dict], chosen: float | None) -> str:
+    """The answerability precision-recall curve (answer when the evidence score >= t), the policy's point marked."""
+    pts = [(c["recall"], c["precision"], c["threshold"]) for c in curve if c.get("recall") is not None and c.get("precision") is not None]
+    if not pts:
+        return '<p class="small">No answerability scores in these results.</p>'
+    w, h, pad = 360, 260, 36
+    x = lambda r: pad + r * (w - 2 * pad)  # noqa: E731
+    y = lambda p: h - pad - p * (h - 2 * pad)  # noqa: E731
+    line = " ".join(f"{x(r):.1f},{y(p):.1f}" for r, p, _ in pts)
+    parts = [f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="answerability precision-recall curve">',
+             f'<rect x="{pad}" y="{pad}" width="{w - 2 * pad}" height="{h - 2 * pad}" fill="none" stroke="#ccc"/>',
+             f'<polyline points="{line}" fill="none" stroke="#2b6cb0" stroke-width="2"/>',
+             f'<text x="{w / 2}" y="{h - 6}" text-anchor="middle" font-size="11">recall (answerable questions answered)</text>',
+             f'<text x="12" y="{h / 2}" transform="rotate(-90 12 {h / 2})" text-anchor="middle" font-size="11">precision</text>']
+    if chosen is not None:
+        at = [p for p in pts if p[2] >= chosen]
+        r, p, t = at[-1] if at else pts[0]
+        parts.append(f'<circle cx="{x(r):.1f}" cy="{y(p):.1f}" r="5" fill="#c53030"><title>min_evidence {chosen}</title></circle>')
+        parts.append(f'<text x="{x(r) + 8:.1f}" y="{y(p) - 8:.1f}" font-size="11" fill="#c53030">chosen: t={chosen} '
+                     f'(P {p:.2f}, R {r:.2f})</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def render_html(summary: dict, records: list[dict]) -> str:
     e = html.escape
     run = summary.get("run", {})
     meta = " · ".join(
         f"{k}: <code>{e(str(run.get(k) or 'n/a'))}</code>"
-        for k in ("backend", "model", "embedder", "index_fingerprint", "prompts_hash", "version", "qa_file", "finished_at"))
+        for k in ("backend", "model", "embedder", "index_fingerprint", "prompts_hash", "policy_hash", "version", "qa_file",
+                  "finished_at"))
     cards = []
     for key, label, good_high in RATE_METRICS:
         pq_key = PER_QUESTION_KEY.get(key, key)
@@ -229,6 +254,11 @@ Correct refusals {summary.get('correct_refusals', 0)}/{summary['n_unanswerable']
 false refusals {summary.get('false_refusals', 0)}/{summary['n_answerable']}.</p>
 <p class="meta">{e(_judge_line(summary))}</p>{warn}
 <div class="cards">{''.join(cards)}</div>
+<h2>Answer or refuse</h2>
+<p class="small">Each point: answer when the best evidence score is at least t. The red point is the policy's
+<code>min_evidence</code>; a refusal there can also come from a missing name or number, or from no evidence
+holding what the question asks for.</p>
+<p>{_curve_svg(summary.get("answerability_curve") or [], (run.get("policy") or {}).get("min_evidence"))}</p>
 <h2>Latency</h2>
 <table style="width:auto"><tbody>{lat_rows}</tbody></table>
 <p>{hist}</p>

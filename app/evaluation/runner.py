@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from app.errors import BackendError, CiteqaError, InputError
+from app.errors import BackendError, CiteqaError, IndexError_, InputError
 
 from . import metrics as M
 from .files import RAGAS, RESULTS, RUN, SUMMARY, append_record, read_results
@@ -18,6 +18,7 @@ from .qa_file import QAItem, file_sha256, load_qa
 from .report import write_reports
 
 SCHEMA = 1
+EMPTY_INDEX = "the index is empty: run citeqa ingest (or pass --ingest)"
 # Keys of the engine description that must match when a run is resumed.
 IDENTITY_KEYS = ("backend", "model", "embedder", "index_fingerprint", "prompts_hash", "judge")
 SERIAL_BACKENDS = ("llamacpp",)  # one model context in this process: --workers > 1 is refused
@@ -26,6 +27,25 @@ Progress = Callable[[int, int, float | None], None]
 
 
 # ---------------------------------------------------------------- one question
+
+def _history(item: QAItem, items: list[QAItem], answers: dict[str, str]) -> list[tuple[str, str]] | None:
+    """The earlier turns of item's conversation, as (question, answer) pairs from this run's answers (id -> text)."""
+    if not item.conversation or item.turn <= 1:
+        return None
+    earlier = [it for it in items if it.conversation == item.conversation and it.turn < item.turn]
+    return [(it.question, answers.get(it.id, "")) for it in sorted(earlier, key=lambda x: x.turn)]
+
+
+def _units(items: list[QAItem]) -> list[list[QAItem]]:
+    """Work units for --workers: one question, or all the turns of one conversation (asked in order)."""
+    units: list[list[QAItem]] = []
+    for item in items:
+        if item.conversation and units and units[-1][0].conversation == item.conversation:
+            units[-1].append(item)
+        else:
+            units.append([item])
+    return units
+
 
 def _answer_dict(answer: Any) -> dict:
     if answer is None:
@@ -81,6 +101,8 @@ def evaluate_answer(item: QAItem, ans: dict, judge: Any, k: int | None) -> dict:
     return {
         "id": item.id,
         "line": item.line,
+        "conversation": item.conversation or None,
+        "turn": item.turn or None,
         "question": item.question,
         "answerable": item.answerable,
         "references": item.references,
@@ -88,8 +110,11 @@ def evaluate_answer(item: QAItem, ans: dict, judge: Any, k: int | None) -> dict:
         "answer": text,
         "refused": refused,
         "refusal_reason": ans.get("refusal_reason", ""),
+        "answerability": ans.get("answerability"),
+        "searched_for": ans.get("searched_for", ""),
         "citations": [
-            {k2: c.get(k2) for k2 in ("n", "doc_id", "title", "quote", "supported", "score")} for c in citations
+            {k2: c.get(k2) for k2 in ("n", "doc_id", "title", "quote", "supported", "score", "page", "start", "end",
+                                      "answer_start", "answer_end")} for c in citations
         ],
         "sentences": sentences,
         "retrieved": retrieved,
@@ -144,6 +169,9 @@ def summarize(records: list[dict], run: dict) -> dict:
         "false_refusal_rate": rate(col("false_refusal", answerable)),
         "correct_refusals": sum(1 for v in col("correct_refusal", unanswerable) if v),
         "false_refusals": sum(1 for v in col("false_refusal", answerable) if v),
+        # conversation follow-ups (turn 2 and later): answered right, or rightly refused
+        "follow_ups": len([r for r in records if (r.get("turn") or 0) > 1]),
+        "follow_ups_resolved": rate([r["passed"] for r in records if (r.get("turn") or 0) > 1]),
         "retrieve_ms_p50": M.percentile(t("retrieve_ms"), 50),
         "retrieve_ms_p95": M.percentile(t("retrieve_ms"), 95),
         # time to first token only where the model generated (a refusal before generation has none)
@@ -153,6 +181,8 @@ def summarize(records: list[dict], run: dict) -> dict:
         "total_ms_p95": M.percentile(t("total_ms"), 95),
         "tokens_per_s": M.mean(v for v in t("tokens_per_s") if v),
         "expected_sources_never_retrieved": [e for e in expected if e not in seen],
+        "answerability_curve": M.answerability_curve([r.get("answerability") for r in records],
+                                                     [r["answerable"] for r in records]),
         "run": run,
     }
     return summary
@@ -173,6 +203,8 @@ def _describe(engine: Any) -> dict:
         "embedder": d.get("embedder", ""),
         "index_fingerprint": d.get("index_fingerprint", ""),
         "prompts_hash": d.get("prompts_hash", ""),
+        "policy_hash": d.get("policy_hash", ""),
+        "policy": d.get("policy", {}),
         "version": d.get("version", ""),
         "top_k": getattr(settings, "top_k", None),
         "settings": json.loads(json.dumps(dumped, default=str)),
@@ -216,6 +248,9 @@ def run_eval(
         raise InputError(f"--export {unknown[0]}: unknown format; give one of {', '.join(EXPORTS)}")
     if workers < 1:
         raise InputError(f"--workers {workers}: give a positive number")
+    store = getattr(engine, "store", None)
+    if store is not None and not store.exists():  # every question would be an error: say what to do instead
+        raise IndexError_(EMPTY_INDEX)
     judge_obj = _resolve_judge(judge, engine)
 
     run = _describe(engine)
@@ -264,9 +299,13 @@ def run_eval(
         progress(finished, total, None)
     t_start = time.monotonic()
 
+    known = {i: r.get("answer", "") for i, r in done.items()}  # answers of earlier turns (resumed or this run)
+
     def answer(item: QAItem) -> dict:
         try:
-            ans, error = _answer_dict(engine.ask(item.question)), None
+            history = _history(item, items, known)
+            ans = _answer_dict(engine.ask(item.question, history) if history else engine.ask(item.question))
+            error = None
         except BackendError:
             raise
         except CiteqaError as e:
@@ -278,17 +317,26 @@ def run_eval(
             record["error"] = error
             record["passed"] = False
         record["judge"] = judge_obj.name
+        known[item.id] = record.get("answer", "")
         return record
+
+    def answer_unit(unit: list[QAItem]) -> list[dict]:
+        return [answer(item) for item in unit]
+
+    units = _units(todo)
+    done_before = finished
 
     with open(results_path, "a", encoding="utf-8") as f:
         try:
-            # concurrent questions, written in file order: a killed run leaves a prefix, so --resume still works
-            for i, (item, record) in enumerate(in_order(answer, todo, workers), start=1):
-                append_record(f, record)
-                finished += 1
+            # concurrent units (a question, or a conversation's turns in order), written in file order: a killed
+            # run leaves a prefix, so --resume still works
+            for unit, records in in_order(answer_unit, units, workers):
+                for record in records:
+                    append_record(f, record)
+                finished += len(records)
                 if progress:
-                    elapsed = time.monotonic() - t_start
-                    progress(finished, total, elapsed / i * (len(todo) - i))
+                    elapsed, left = time.monotonic() - t_start, total - finished
+                    progress(finished, total, elapsed / max(1, finished - done_before) * left)
         except BackendError as e:
             raise type(e)(
                 f"{e} (stopped after {finished}/{total} questions; finished results are kept in {results_path}: "

@@ -78,8 +78,8 @@ class LlamaCppBackend(LLMBackend):
             return _MODELS[key]
 
     def _fit_threads(self) -> None:
-        """Use fewer threads while other processes keep the cores busy (see index.embedders.free_cores)."""
-        from index.embedders import free_cores
+        """Use fewer threads while other processes keep the cores busy (see app.cores.free_cores)."""
+        from app.cores import free_cores
 
         n = free_cores(self._threads)
         if n != self._threads_now:

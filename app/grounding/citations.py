@@ -1,15 +1,17 @@
-"""Turn the model's draft into checked sentences: each one kept only with a passage that supports it.
+"""Turn the model's draft sentences into checked sentences: each one kept only with a passage that supports it.
 
 Wrong citations are corrected to the evidence that supports the sentence, unsupported sentences are
-dropped (with the reason), and when nothing survives the best evidence sentence is quoted instead.
+dropped (with the reason); `CitationBook` numbers what is cited in order of first use, and `render` writes
+the final text with its [n] markers.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from app import textutil as tu
-from app.checking import SupportChecker
+from app.grounding import text as tu
+from app.grounding.checking import SupportChecker
+from app.grounding.policy import GroundingPolicy
 from app.types import CheckedSentence, Citation, Evidence
 from index import language
 
@@ -23,43 +25,6 @@ _QUANTITY_WORD = re.compile(r"\b(half|twice|double|triple|percent|per cent|dozen
 _LIST = re.compile(r"^\s*(?:[-*•]|(\d+)[.)]|\[(\d+)\])\s+")
 
 
-class SentenceAssembler:
-    """Feed streamed text; get back complete sentences (citation markers after the period included)."""
-
-    def __init__(self):
-        self.buf = ""
-
-    def feed(self, piece: str) -> list[str]:
-        self.buf += piece
-        out = []
-        while True:
-            m = None
-            for cand in tu._SENT_END.finditer(self.buf):
-                rest = self.buf[cand.end():]
-                if re.fullmatch(r"\s*\d{1,2}[.)]", self.buf[: cand.end()].split("\n")[-1]):
-                    continue  # "1. " starts a list item; it does not end a sentence
-                # complete only once the next sentence has visibly started (markers may still follow)
-                if rest.strip() and not re.match(r"\s*\[\d*$", rest) and not re.match(r"\s*\[\d", rest):
-                    m = cand
-                    break
-            if m is None:
-                nl = self.buf.find("\n")
-                if nl >= 0 and self.buf[:nl].strip():
-                    out.append(self.buf[:nl].strip())
-                    self.buf = self.buf[nl + 1:]
-                    continue
-                if nl >= 0:
-                    self.buf = self.buf[nl + 1:]
-                    continue
-                return out
-            out.append(self.buf[: m.end()].strip())
-            self.buf = self.buf[m.end():]
-
-    def flush(self) -> list[str]:
-        rest, self.buf = self.buf.strip(), ""
-        return [rest] if rest else []
-
-
 @dataclass
 class CitationBook:
     """Evidence numbers -> display numbers in order of first use, and the Citation records."""
@@ -68,7 +33,9 @@ class CitationBook:
     display: dict[int, int] = field(default_factory=dict)
     citations: list[Citation] = field(default_factory=list)
 
-    def cite(self, ev: Evidence, supported: bool, score: float, with_context: bool = False) -> int:
+    def cite(self, ev: Evidence, supported: bool, score: float, with_context: bool = False,
+             span: tuple[int, int] | None = None) -> int:
+        """The display number of `ev`; `span` marks the answering words inside the evidence sentence."""
         key = (ev.n, with_context)
         if key not in self.display:
             self.display[key] = len(self.display) + 1
@@ -81,21 +48,25 @@ class CitationBook:
             self.citations.append(Citation(
                 n=self.display[key], doc_id=s.doc_id, title=s.title, chunk_id=s.chunk_id, start=start, end=ev.end,
                 quote=quote, supported=supported, score=round(score, 4), language=s.language, author=s.author,
+                answer_start=ev.start + span[0] if span else None, answer_end=ev.start + span[1] if span else None,
+                page=s.page,
             ))
         return self.display[key]
 
 
 def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str, checker: SupportChecker,
-                   min_evidence: float = 0.0, relevance_margin: float = 1.0) -> tuple[CheckedSentence, list[tuple[Evidence, float]]]:
-    """Check one draft sentence against the evidence the model was shown (only evidence scoring at least
-    `min_evidence` for the question may be cited); returns the verdict and the evidence it should cite."""
+                   policy: GroundingPolicy) -> tuple[CheckedSentence, list[tuple[Evidence, float, bool]]]:
+    """Check one draft sentence against the evidence the model was shown (only evidence within
+    `policy.relevance_margin` of the best may be cited); returns the verdict and the evidence it should cite
+    (evidence, score, needs the sentence before it as context)."""
+    p = policy
     m = _LIST.match(raw)
     cited = tu.cited_numbers(raw)
     if m and (m.group(1) or m.group(2)) and not cited:
         cited = [int(m.group(1) or m.group(2))]  # "1. text" lists: the item number is the source
     text = tu.strip_citations(_LIST.sub("", raw)).strip(" -*")
     verdict = CheckedSentence(text=text, cited=[], support=0.0, supported=False, origin="model")
-    if len(tu.content_stems(text)) < 2:
+    if len(tu.content_stems(text)) < p.min_claim_stems:
         verdict.dropped_reason = "too short to check"
         return verdict, []
     if text.endswith("?"):
@@ -114,19 +85,19 @@ def check_sentence(raw: str, evidence: list[Evidence], question: str, lang: str,
     if tu.is_injection(text):
         verdict.dropped_reason = "instruction-like text"
         return verdict, []
-    if len(text.split()) >= 5 and language.detect(text, default=lang) != lang:
+    if len(text.split()) >= p.language_check_words and language.detect(text, default=lang) != lang:
         verdict.dropped_reason = f"not in the question's language ({language.name(lang)})"
         return verdict, []
     top = max((e.score for e in evidence), default=0.0)
     # only evidence about as relevant as the best may back a model sentence: a true but off-question
     # sentence copied from weaker evidence is not an answer
-    usable = [e for e in evidence if e.score >= max(min_evidence, top - relevance_margin)]
+    usable = [e for e in evidence if e.score >= top - p.relevance_margin]
     by_n = {e.n: e for e in usable}
     scored = []
     for e in usable:
         score, why = checker.explain(text, e.text, question)
         if why and e.context:  # "this model outperforms ..." needs its previous sentence for the names
-            c_score, c_why = checker.explain(text, f"{e.context} {e.text}", question)
+            c_score, c_why = checker.explain(text, e.text, question, context=e.context)
             if not c_why:
                 score, why = c_score, "context"
         scored.append((e, score, why))
@@ -153,21 +124,6 @@ def _strip_numbers_of(question: str, text: str) -> str:
         if re.search(rf"\b{w}\b", question, re.I):
             text = re.sub(rf"\b{w}\b", " ", text, flags=re.I)
     return text
-
-
-def quote_fallback(evidence: list[Evidence], lang: str, margin: float = 0.15) -> list[Evidence]:
-    """What to quote when no model sentence survives: the best evidence (in the question's language when
-    nearly as good), plus the best other sentence of the same document when it scores within `margin`."""
-    if not evidence:
-        return []
-    pool = [e for e in evidence if e.source.language == lang]
-    if not pool or pool[0].score < evidence[0].score - margin:
-        pool = evidence
-    out = [pool[0]]
-    runner = next((e for e in pool[1:] if e.source.doc_id == pool[0].source.doc_id), None)
-    if runner is not None and runner.score >= pool[0].score - margin:
-        out.append(runner)  # a second sentence of the same document, when nearly as relevant
-    return sorted(out, key=lambda e: (e.source.doc_id, e.start))
 
 
 def render(sentences: list[CheckedSentence]) -> str:

@@ -1,13 +1,13 @@
-"""Small text tools shared by evidence selection and citation checking: sentences, stems, numbers, clauses."""
+"""Text tools shared by the grounding modules: sentences with offsets, stems, names, numbers, clauses."""
 from __future__ import annotations
 
 import re
 import unicodedata
 from functools import lru_cache
 
-from index.language import _stopwords
+from index.language import stopwords as language_stopwords
 
-_SENT_END = re.compile(r"[.!?…]+[\"'”’»)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s+|$)")
+SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s+|$)")
 _ABBREV = {"mr", "mrs", "ms", "dr", "prof", "vs", "etc", "inc", "ltd", "co", "st", "jr", "sr", "e.g", "i.e", "u.s", "u.k", "no", "fig"}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*(?!\w)|[^\W_]+", re.UNICODE)  # "3.1", "10" | "Q2", "4o", "words"
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -19,7 +19,7 @@ def sentences(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
     for para in re.finditer(r"[^\n]+", text):
         ptxt, pstart = para.group(), para.start()
         start = 0
-        for m in _SENT_END.finditer(ptxt):
+        for m in SENTENCE_END.finditer(ptxt):
             end = m.end()
             before = ptxt[start:m.start()].split()
             last = before[-1].lower().rstrip(".") if before else ""
@@ -48,7 +48,7 @@ def fold(s: str) -> str:
 
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
-    sw = _stopwords()
+    sw = language_stopwords()
     words = set()
     for code in ("en", "it", "fr", "de", "es", "pt"):
         words |= {fold(w) for w in sw.get(code, ())}
@@ -90,6 +90,23 @@ def _content_stems(text: str) -> tuple[str, ...]:
             continue
         out.append(stem(t))
     return tuple(out)
+
+
+@lru_cache(maxsize=8192)
+def _content_words(text: str) -> tuple[str, ...]:
+    sw = stopwords()
+    out = []
+    for t in tokens(CITE.sub(" ", text)):
+        f = fold(t)
+        if f in sw or (len(f) < 2 and not f.isdigit()):
+            continue
+        out.append(f)
+    return tuple(dict.fromkeys(out))
+
+
+def content_words(text: str) -> list[str]:
+    """The content words themselves (folded, not stemmed, each once): what word vectors are taken of."""
+    return list(_content_words(text))
 
 
 def beyond(text: str, question: str) -> list[str]:
@@ -144,12 +161,18 @@ _UNIT_ALIASES = {"ore": "hour", "ora": "hour", "giorni": "day", "giorno": "day",
 
 def quantities(text: str) -> set[tuple[float, str]]:
     """(value, unit) pairs: "seven hours" -> (7, "hour"), "10 million users" -> (1e7, "user"); unit "" if none."""
+    return {q for _, q in _quantities_at(text)}
+
+
+def _quantities_at(text: str) -> list[tuple[int, tuple[float, str]]]:
+    """(token index, (value, unit)) for each quantity, tokens as `tokens(text)` gives them."""
     toks = [fold(t) for t in tokens(CITE.sub(" ", text))]
     sw = stopwords()
-    out: set[tuple[float, str]] = set()
+    out: list[tuple[int, tuple[float, str]]] = []
     i = 0
     while i < len(toks):
         t = toks[i]
+        at = i
         val = None
         if t[0].isdigit():
             clean = t.replace(",", "")
@@ -174,8 +197,58 @@ def quantities(text: str) -> set[tuple[float, str]]:
                 unit = _UNIT_ALIASES.get(w) or stem(w)
                 if unit.endswith("s") and len(unit) > 3:
                     unit = unit[:-1]
-            out.add((val, unit[:4]))
+            out.append((at, (val, unit[:4])))
         i += 1
+    return out
+
+
+NEGATION = frozenset({"not", "no", "never", "nor", "neither", "without", "non", "nessun", "nessuno", "nessuna", "mai",
+                      "senza", "né"})
+
+
+_SEGMENT = re.compile(r"[,;:]|\b(?:and|but|while|whereas|or|ma|mentre|oppure)\b", re.I)
+
+
+def negated_stems(text: str) -> tuple[set[str], set[str], bool]:
+    """(stems that occur negated, stems that occur plainly, whether the text negates anything). A stem is
+    negated when a negation word ("not", "never", "without", "n't", "non" ...) comes before it in its segment
+    (segments end at commas and conjunctions: in "trained on web data, and not on Meta's services" only
+    Meta's services are negated)."""
+    neg, plain, any_neg = set(), set(), False
+    sw = stopwords()
+    for seg in _SEGMENT.split(CITE.sub(" ", text)):
+        toks = [fold(t) for t in re.findall(r"[^\W_]+(?:n't)?|\d+(?:[.,]\d+)*", seg or "")]
+        negated = False
+        for t in toks:
+            if t in NEGATION or t.endswith("n't"):
+                negated = any_neg = True
+                continue
+            if t in sw or (len(t) < 2 and not t.isdigit()):
+                continue
+            (neg if negated else plain).add(stem(t))
+    return neg, plain, any_neg
+
+
+def token_spans(text: str) -> list[tuple[str, int, int]]:
+    """`tokens(text)` with their character offsets."""
+    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def quantity_subjects(text: str) -> dict[tuple[float, str], set[str]]:
+    """For each quantity, the name that comes last before it in its clause (its subject, "" if none): in
+    "Llama 3, a 70 billion parameter model, with Meta working on a 400 billion parameter version" 70 billion
+    belongs to Llama and 400 billion to Meta."""
+    out: dict[tuple[float, str], set[str]] = {}
+    for clause in clauses(text):
+        ents = entities(clause)
+        toks = tokens(CITE.sub(" ", clause))
+        starts = dict(_quantities_at(clause))
+        subject = ""
+        for i, t in enumerate(toks):
+            if i in starts:
+                out.setdefault(starts[i], set()).add(subject)
+            elif not t[0].isdigit() and entity_key(t) in ents:
+                subject = entity_key(t)
     return out
 
 

@@ -1,0 +1,64 @@
+"""Answer or refuse, decided by the evidence (never by the model).
+
+Refuse when
+  - the best evidence score is below `policy.min_evidence` (chosen on the development half's
+    precision-recall curve, see app/evaluation/calibrate.py), or
+  - a number of the question ("Llama 2", "100 million") is in none of the best candidates' passages or
+    their documents' titles: numbers are not paraphrased, so a passage without it is about something else;
+  - a name of the question (Milan, Gemini) is in none of them either, when they are in the question's
+    language (across languages names change: "Stati Uniti" is "US"); "Zuck" matches "Zuckerberg".
+Whether the evidence holds the kind of thing asked for (a date, a quantity, a name) is checked on the
+answer itself (grounding/answers.py): no sentence that holds it, no answer.
+"""
+from __future__ import annotations
+
+from app.grounding import text as tu
+from app.grounding.policy import GroundingPolicy
+
+
+def _has_name(name: str, names: set[str]) -> bool:
+    return name in names or any(len(name) >= 4 and (n.startswith(name) or name.startswith(n)) for n in names if len(n) >= 4)
+
+
+def question_names(question: str) -> set[str]:
+    """The question's names: capitalised words, but not a capitalised first word ("Besides ...") unless it is
+    mixed-case (LLaMA), nor two-letter acronyms, which are translated and spelled out ("IA", "US")."""
+    toks = tu.tokens(tu.CITE.sub(" ", question))
+    first = toks[0] if toks else ""
+    ents = tu.entities(question)
+    out = set()
+    for t in toks:
+        key = tu.entity_key(t)
+        if key not in ents or len(key) <= 2:
+            continue
+        if t == first and not any(c.isupper() for c in t[1:]) and toks.count(t) == 1:
+            continue
+        out.add(key)
+    return out
+
+
+def refusal_reason(question: str, ranked: list, policy: GroundingPolicy, lang: str = "",
+                   metadata_names: set[str] | frozenset = frozenset()) -> str:
+    """'' to answer, else why not. `metadata_names`: names of documents' titles and authors, which a
+    question may use to point at a document rather than as a subject."""
+    """'' to answer, else why not."""
+    if not ranked:
+        return "no passage matches the question"
+    best = ranked[0].score
+    if best < policy.min_evidence:
+        return f"best evidence {best:.2f} < {policy.min_evidence:.2f}"
+    top = [c for c in ranked if c.score >= best - policy.evidence_margin][: policy.evidence_k]
+    texts = [f"{c.source.title} {c.source.author} {c.source.text}" for c in top]
+    q_nums = tu.numbers(question)
+    if q_nums:
+        have = set().union(*(tu.numbers(t) for t in texts))
+        missing = q_nums - have
+        if missing:
+            shown = ", ".join(f"{v:g}" for v in sorted(missing))
+            return f"no passage about the question gives {shown}"
+    if True:
+        names = set().union(*(tu.entities(t) for t in texts)) | {tu.entity_key(w) for t in texts for w in tu.tokens(t)}
+        missing_names = sorted(n for n in question_names(question) - set(metadata_names) if not _has_name(n, names))
+        if missing_names:
+            return f"no passage about the question mentions {', '.join(missing_names)}"
+    return ""

@@ -1,0 +1,90 @@
+"""Questions that name a document ("in the Italian article", "the post by Taskmaster4450", "the Llama 3.1 piece").
+
+A document's profile is its metadata: title, author, language (in English and in its own language) and file
+name. A question names a document when it says a document word (article, post, video, ...) or the name of an
+author or a language, and its words match that document's profile better than any other's (weighted by how
+rare each word is among the profiles, so "Llama", in every title, names none). The words that matched are
+metadata, not content: evidence is not asked to contain them.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from app.grounding import text as tu
+from index import language
+
+# words that refer to a document rather than to its subject (en, it)
+DOC_WORDS = frozenset({
+    "article", "articles", "piece", "post", "blog", "story", "report", "video", "episode", "summary", "write-up",
+    "writeup", "translation", "version", "text", "page", "document", "source", "author", "writer", "essay",
+    "articolo", "articoli", "pezzo", "testo", "traduzione", "versione", "documento", "fonte", "autore", "riassunto",
+    "episodio", "pagina", "saggio",
+})
+
+
+@dataclass(frozen=True)
+class DocProfile:
+    doc_id: str
+    title: str
+    author: str
+    language: str
+
+    def words(self) -> set[str]:
+        code = self.language or "en"
+        names = {language.name(code), language.native_name(code)}
+        stem_src = " ".join([self.title, self.author, *names, self.doc_id.rsplit(".", 1)[0].replace("_", " ")])
+        return set(tu.content_stems(stem_src))
+
+
+@dataclass
+class DocRef:
+    """What the question says about documents: which it names, and the question without those words."""
+
+    docs: set[str] = field(default_factory=set)  # doc ids named (empty: none)
+    remainder: str = ""  # the question without the words that name a document
+    meta_stems: dict[str, frozenset] = field(default_factory=dict)  # doc id -> its profile stems
+
+
+def profiles_from_sources(sources) -> dict[str, DocProfile]:
+    out = {}
+    for s in sources:
+        out.setdefault(s.doc_id, DocProfile(s.doc_id, s.title, s.author, s.language))
+    return out
+
+
+def resolve(question: str, profiles: dict[str, DocProfile]) -> DocRef:
+    if not profiles:
+        return DocRef(remainder=question)
+    words = {d: p.words() for d, p in profiles.items()}
+    meta = {d: frozenset(w) for d, w in words.items()}
+    q_tokens = tu.tokens(question)
+    q_stems = [tu.stem(t) for t in q_tokens]
+    has_doc_word = any(tu.fold(t) in DOC_WORDS for t in q_tokens)
+    n = len(profiles)
+    df: dict[str, int] = {}
+    for ws in words.values():
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    scores = {}
+    for d, ws in words.items():
+        # only distinctive profile words count (a word in every profile names no document)
+        hit = {s for s in q_stems if s in ws and df[s] < n}
+        scores[d] = (sum(math.log(n / df[s]) for s in hit), hit)
+    best = max(scores.values(), key=lambda x: x[0])[0]
+    named_by_person = any(s in tu.content_stems(p.author) for p in profiles.values() if p.author for s in q_stems)
+    named_by_lang = any(s in tu.content_stems(f"{language.name(p.language)} {language.native_name(p.language)}")
+                        for p in profiles.values() for s in q_stems)
+    if best <= 0 or not (has_doc_word or named_by_person or named_by_lang):
+        return DocRef(remainder=question, meta_stems={})
+    docs = {d for d, (sc, _) in scores.items() if sc >= best - 1e-9}
+    used = set().union(*(scores[d][1] for d in docs))
+    remainder = " ".join(t for t, s in zip(q_tokens, q_stems)
+                         if s not in used and tu.fold(t) not in DOC_WORDS)
+    return DocRef(docs=docs, remainder=remainder or question, meta_stems={d: meta[d] for d in docs})
+
+
+def strip_doc_words(question: str) -> str:
+    """The question without document words, for retrieval ("the article says Meta ..." -> "Meta ...")."""
+    return re.sub(r"\s+", " ", " ".join(t for t in question.split() if tu.fold(t.strip(",.?!:;'\"")) not in DOC_WORDS)).strip()

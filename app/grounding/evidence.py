@@ -1,0 +1,177 @@
+"""Evidence at sentence level: score every sentence of the retrieved passages against the question.
+
+A sentence's features (all in [0, 1], computed in `features`):
+  cos       dense similarity of question and sentence (MiniLM)
+  window    dense similarity of question and the sentence with the one before it (its context)
+  lexical   share of the question's content stems in sentence + context (names and numbers weigh more;
+            words that name the sentence's document, "the Italian article", count as present)
+  soft      the same with soft matching: each question word takes its best word-embedding similarity to a
+            word of the sentence ("earnings" ~ "revenue"), so other wording is not a miss
+  weakest   the question word the sentence covers worst (its best similarity): a near miss asks for one
+            thing the sentence does not have ("the exact date", "in dollars")
+  names     share of the question's names and numbers present in the sentence, its context or its document's
+            title/author
+  numbers   share of the question's numbers present there ("Llama 2" is not "Llama 3.1"; numbers do not
+            paraphrase the way words do)
+  typed     1 when the sentence holds the kind of thing asked for (a quantity for "how many", a date for
+            "when", a name for "who"), 0 when it does not, 0.5 when the question asks no particular kind
+  rank      1 / (1 + rank of its passage in hybrid retrieval)
+  doc       1 when the question names the sentence's document, 0 when it names another, 0.5 when none
+  lang      1 when the sentence is in the question's language
+
+The evidence score is a logistic combination of these with the weights of the GroundingPolicy, fitted on the
+development half of the seeds' QA set (`python -m app.evaluation.calibrate`): the probability that the
+sentence holds the answer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.grounding import text as tu
+from app.grounding.checking import SupportChecker
+from app.grounding.documents import DocRef
+from app.grounding.policy import GroundingPolicy
+from app.grounding.question import ask_of, holds
+from app.types import Evidence, Source
+
+FEATURES = ("cos", "window", "lexical", "soft", "weakest", "names", "numbers", "typed", "rank", "doc", "lang")
+
+
+def key_stems(question: str) -> set[str]:
+    """Stems of the question's names and numbers: what an answer must be about."""
+    ents = tu.entities(question)
+    return {tu.stem(t) for t in tu.tokens(tu.CITE.sub(" ", question))
+            if t[0].isdigit() or (tu.entity_key(t) in ents)}
+
+
+def lexical_coverage(question: str, sentence: str, name_weight: float, also: set[str] | frozenset = frozenset(),
+                     idf: dict[str, float] | None = None) -> float:
+    """Share of the question's content stems found in the sentence (or in `also`); names and numbers weigh more,
+    and, given `idf`, rare words more than common ones."""
+    q = tu.content_stems(question)
+    if not q:
+        return 0.0
+    keys = key_stems(question)
+    s = set(tu.content_stems(sentence)) | set(also)
+    weights = [(name_weight if t in keys else 1.0) * (idf.get(t, 1.0) if idf else 1.0) for t in q]
+    return sum(w for t, w in zip(q, weights) if t in s) / (sum(weights) or 1.0)
+
+
+@dataclass
+class Candidate:
+    source: Source
+    text: str
+    start: int
+    end: int
+    context: str
+    context_start: int
+    rank: int
+    feats: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+
+    def evidence(self, n: int) -> Evidence:
+        return Evidence(n, self.source, self.text, self.start, self.end, round(self.score, 4), self.context,
+                        self.context_start)
+
+
+def candidates(sources: list[Source], policy: GroundingPolicy) -> list[Candidate]:
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for rank, src in enumerate(sources):
+        prev, prev_start = "", -1
+        for sent, s, e in tu.sentences(src.text, offset=src.start):
+            if len(sent.split()) < policy.min_evidence_words or tu.is_injection(sent):
+                continue  # fragments and instructions hidden in documents are never evidence
+            key = tu.fold(sent)
+            if key not in seen:  # overlapping chunks repeat sentences: keep the first (best-ranked) copy
+                seen.add(key)
+                out.append(Candidate(src, sent, s, e, prev, prev_start, rank))
+            prev, prev_start = sent, s
+    return out
+
+
+def _soft(question_words: list[str], sentence_words: list[str], vec: dict[str, np.ndarray],
+          idf: dict[str, float] | None = None) -> tuple[float, float]:
+    """(mean, min) over the question's words of the best word-vector similarity to a word of the sentence
+    (1 for the same stem)."""
+    if not question_words or not sentence_words:
+        return 0.0, 0.0
+    q = np.stack([vec[w] for w in question_words])
+    s = np.stack([vec[w] for w in sentence_words])
+    sims = q @ s.T
+    exact = np.array([[tu.stem(a) == tu.stem(b) for b in sentence_words] for a in question_words], dtype=np.float32)
+    best = np.maximum(sims, exact).max(axis=1).clip(0, 1)
+    w = np.array([(idf or {}).get(tu.stem(x), 1.0) for x in question_words])
+    return float((best * w).sum() / w.sum()), float(best.min())
+
+
+def features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy, lang: str,
+             ref: DocRef | None = None) -> None:
+    """Fill `feats` of every candidate (see the module docstring)."""
+    if not cands:
+        return
+    p = policy
+    ref = ref or DocRef()
+    q_for_words = ref.remainder or question
+    ask = ask_of(question)
+    keys = key_stems(q_for_words)
+    q_nums = tu.numbers(q_for_words)
+    qv = checker.vectors([question])[0]
+    svs = checker.vectors([c.text for c in cands])
+    wvs = checker.vectors([f"{c.context} {c.text}".strip() for c in cands])
+    q_words = [w for w in tu.content_words(q_for_words)]
+    all_words = set(q_words)
+    sent_words = []
+    for c in cands:
+        ws = tu.content_words(f"{c.context} {c.text}")
+        sent_words.append(ws)
+        all_words.update(ws)
+    words = sorted(all_words)
+    # how rare each stem is among the candidate sentences: a word in every sentence tells none apart
+    df: dict[str, int] = {}
+    for c in cands:
+        for t in set(tu.content_stems(f"{c.context} {c.text}")):
+            df[t] = df.get(t, 0) + 1
+    idf = {t: math.log(1 + len(cands) / (1 + n)) for t, n in df.items()}
+    vec = dict(zip(words, checker.vectors(words))) if words else {}
+    for c, sv, wv, sw in zip(cands, svs, wvs, sent_words):
+        meta = ref.meta_stems.get(c.source.doc_id, frozenset())
+        have = set(tu.content_stems(f"{c.context} {c.text}")) | meta
+        soft, weakest = _soft([w for w in q_words if tu.stem(w) not in meta], sw, vec, idf)
+        c.feats = {
+            "cos": max(float(np.dot(qv, sv)), 0.0),
+            "window": max(float(np.dot(qv, wv)), 0.0),
+            "lexical": lexical_coverage(q_for_words, f"{c.context} {c.text}", p.name_weight, meta, idf),
+            "soft": soft,
+            "weakest": weakest,
+            "names": (sum(1 for k in keys if k in have) / len(keys)) if keys else 1.0,
+            "typed": 0.5 if not ask.kind else (1.0 if holds(c.text, question, ask) else 0.0),
+            "numbers": (sum(1 for v in q_nums if v in tu.numbers(f"{c.context} {c.text} {c.source.title}")) / len(q_nums))
+            if q_nums else 1.0,
+            "rank": 1.0 / (1 + c.rank),
+            "doc": 0.5 if not ref.docs else (1.0 if c.source.doc_id in ref.docs else 0.0),
+            "lang": 1.0 if c.source.language == lang else 0.0,
+        }
+        z = p.rank_bias + sum(getattr(p, f"rank_w_{k}") * v for k, v in c.feats.items())
+        c.score = 1.0 / (1.0 + math.exp(-z))
+
+
+def rank(question: str, sources: list[Source], checker: SupportChecker, policy: GroundingPolicy, lang: str,
+         ref: DocRef | None = None) -> list[Candidate]:
+    """Every candidate sentence, scored, best first."""
+    cands = candidates(sources, policy)
+    features(question, cands, checker, policy, lang, ref)
+    return sorted(cands, key=lambda c: -c.score)
+
+
+def select(ranked: list[Candidate], policy: GroundingPolicy, k: int | None = None) -> list[Evidence]:
+    """The best k ranked candidates as Evidence numbered 1..k (only those close to the best)."""
+    k = k or policy.evidence_k
+    if not ranked:
+        return []
+    best = ranked[0].score
+    picked = [c for c in ranked if c.score >= best - policy.evidence_margin][:k]
+    return [c.evidence(i + 1) for i, c in enumerate(picked)]

@@ -1,0 +1,41 @@
+"""Questions about the documents themselves: who wrote it, what its title is, what language it is in.
+
+They are answered from the document's metadata (the catalog, else what ingestion found) and cite the
+document's own text: the byline that names the author, or the document's first sentence (its title line).
+No author in the metadata or in the text means the documents don't say: a refusal.
+"""
+from __future__ import annotations
+
+from app.grounding import text as tu
+from app.grounding.documents import DocProfile
+from app.types import Evidence, Source
+from index import language
+
+LANGUAGE_NAMES_IT = {"en": "inglese", "it": "italiano", "fr": "francese", "de": "tedesco", "es": "spagnolo",
+                     "pt": "portoghese"}
+
+
+def statement(field: str, doc: DocProfile, lang: str, template: str) -> str:
+    lang_name = LANGUAGE_NAMES_IT.get(doc.language, doc.language) if lang == "it" else language.name(doc.language)
+    return template.format(title=doc.title.strip() or doc.doc_id, author=doc.author.strip(), language=lang_name)
+
+
+def cited_span(field: str, doc: DocProfile, chunks: list[Source]) -> Evidence | None:
+    """The sentence of the document that shows the fact: the one naming the author, else its first sentence."""
+    ordered = sorted((c for c in chunks if c.doc_id == doc.doc_id), key=lambda c: c.start)
+    if not ordered:
+        return None
+    if field == "author":
+        if not doc.author.strip():
+            return None
+        key = tu.fold(doc.author.strip())
+        for c in ordered:
+            for sent, s, e in tu.sentences(c.text, offset=c.start):
+                if key in tu.fold(sent):
+                    return Evidence(1, c, sent, s, e, 1.0)
+    first = ordered[0]
+    sents = tu.sentences(first.text, offset=first.start)
+    if not sents:
+        return None
+    sent, s, e = sents[0]
+    return Evidence(1, first, sent, s, e, 1.0)

@@ -1,0 +1,87 @@
+"""Every grounding threshold, weight, margin and word-count minimum, by name, in one frozen object.
+
+The grounding modules take a `GroundingPolicy` and read nothing else: no bare numeric threshold lives in
+them. `GroundingPolicy.from_settings(settings)` applies the few that users may set (`min_evidence`,
+`min_support`, `relevance_margin`, `evidence_k`); `digest()` identifies the policy in eval runs.
+Each field's comment says what it decides and how its value was chosen.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+
+USER_SETTABLE = ("evidence_k", "min_evidence", "min_support", "relevance_margin")  # settings that override the policy
+
+
+@dataclass(frozen=True)
+class GroundingPolicy:
+    # ---- evidence: which sentences of the retrieved passages the model sees ----------------------------
+    evidence_k: int = 3                  # evidence sentences shown to the model (prefill stays short)
+    min_evidence_words: int = 4          # shorter "sentences" are headings and fragments, never evidence
+    name_weight: float = 2.0             # names and numbers of the question count this much in coverage
+    evidence_margin: float = 0.15        # evidence within this of the best is shown to the model
+
+    candidate_chunks: int = 12           # passages whose sentences are scored (more than top_k: the sentence
+                                         # that answers a paraphrase may sit in a lower-ranked chunk)
+    # evidence score = logistic(rank_bias + sum of rank_w_<feature> * feature), see grounding/evidence.py;
+    # fitted on seeds/qa_dev.jsonl by `python -m app.evaluation.calibrate` (label: the sentence holds a
+    # reference answer; every sentence of an unanswerable question is a negative)
+    rank_bias: float = -4.903
+    rank_w_cos: float = 3.377
+    rank_w_window: float = -2.459
+    rank_w_lexical: float = -0.591
+    rank_w_soft: float = 6.2
+    rank_w_weakest: float = -2.058
+    rank_w_names: float = 0.35
+    rank_w_numbers: float = 0.845
+    rank_w_typed: float = 1.657
+    rank_w_rank: float = 0.97
+    rank_w_doc: float = 1.242
+    rank_w_lang: float = -0.724
+
+    # ---- answer or refuse ---------------------------------------------------------------------------
+    min_evidence: float = 0.689         # the best evidence score (a probability) below this: refuse; the highest
+                                         # point of the development half's curve whose false refusals stay <= 0.10
+
+    # ---- checking a sentence against a passage -----------------------------------------------------
+    min_support: float = 0.55            # support = w * precision + (1 - w) * cosine must reach this
+    support_precision_weight: float = 0.5
+    min_precision: float = 0.6           # share of the sentence's content words found in the passage
+    min_cosine: float = 0.45             # meaning must not differ more than this
+    min_added_in_passage: float = 0.75   # what a sentence adds beyond the question must come from the passage
+    relevance_margin: float = 0.1        # a model sentence may cite only evidence within this of the best
+    min_claim_stems: int = 2             # fewer content words: too short to check
+    language_check_words: int = 5        # sentences this long must be in the question's language
+    max_sentences: int = 3               # kept model sentences per answer
+
+    # ---- quote fallback -------------------------------------------------------------------------------
+    quote_margin: float = 0.15           # quote a second sentence of the same document within this of the best
+
+    # ---- caches ---------------------------------------------------------------------------------------
+    warm_sentence_limit: int = 2000      # indexes up to this many chunks get every sentence embedded at start
+    vector_cache_size: int = 20000       # sentence vectors kept by the checker
+
+    @classmethod
+    def from_settings(cls, settings: "Settings | None" = None, **overrides: Any) -> "GroundingPolicy":
+        p = cls()
+        if settings is not None:
+            given = {k: getattr(settings, k, None) for k in USER_SETTABLE}
+            p = replace(p, **{k: v for k, v in given.items() if v is not None})
+        return replace(p, **overrides) if overrides else p
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def digest(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

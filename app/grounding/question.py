@@ -1,0 +1,169 @@
+"""What a question asks for: its expected answer type, and whether it asks about a document itself.
+
+The answer type is read off the question's first interrogative phrase (a closed class of words in each
+language, not a list tuned on questions):
+  quantity  how many / much / long / big, what percentage, quanti, in quanto tempo ... (with the unit asked
+            for when the question names one: "how many parameters" wants parameters, "how much money" money,
+            "how long" a duration)
+  date      when, what year, quando ...; "what date", "which day", "exact date" want a calendar date, not
+            "last week"
+  entity    who, which company, where, what is it called, chi, dove, come si chiama ...
+  reason    why, perché, for what reason
+  ""        what / how / which + other nouns: the question does not constrain the form of the answer
+
+`holds(sentence, ask)` says whether a sentence holds that type beyond what the question already says: a
+sentence that gives no quantity of parameters cannot answer "how many parameters".
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from app.grounding import text as tu
+
+_I = re.I
+_CUES: list[tuple[str, re.Pattern]] = [
+    ("quantity", re.compile(r"\bhow\s+(many|much|long|quickly|fast|far|large|big|old|often|soon)\b|\bin\s+(dollars|euros|usd|dollari|euro)\b|"
+                            r"\bwhat\s+(is|was|were|are)?\s*(the\s+|its\s+|their\s+|\w+'s\s+)?(\w+\s+){0,2}(length|size|count|price|cost|speed|"
+                            r"rate|revenue|profit|income|sales|valuation|budget|growth|percentage)\b|\bwhat\s+(percentage|share|size|"
+                            r"number|amount|price|cost)\b|\b(model|file|disk)\s+size\b|\bhow\s+(expensive|cheap)\b|\bin\s+quanto\s+tempo\b|\bquant[oiae]\b|"
+                            r"\bquale\s+(percentuale|dimensione|cifra|prezzo)\b|\bdi\s+quanto\b|\bogni\s+quanto\b", _I)),
+    ("date", re.compile(r"\bwhen\b|\b(what|which)\s+(exact\s+|precise\s+|actual\s+)?(year|date|day|month|time)\b|\bquando\b|\bin\s+che\s+(anno|giorno|mese|data)\b"
+                        r"|\b(quale|che)\s+(anno|giorno|data|mese)\b", _I)),
+    ("reason", re.compile(r"\bwhy\b|\bfor\s+what\s+reason\b|\bwhat\s+for\b|\bperch[eé]\b|\bper\s+quale\s+(motivo|ragione)\b"
+                          r"|\bcome\s+mai\b", _I)),
+    ("entity", re.compile(r"\bwho(m|se)?\b|\b(which|what)\s+(company|companies|firm|firms|organi[sz]ation|person|people|rival|"
+                          r"competitor|platform|app|service|website|site|podcast|show|country|city|lab|laboratory|interviewer|"
+                          r"host|founder|ceo|boss|team|brand|social\s+network|network|user|author|chatbot|startup)\b"
+                          r"|\bwhere\b|\bcalled\b|\bnamed\b|\bname\s+of\b|\bwhat('s|\s+is|\s+was)\s+the\s+name\b|\bcodename\b"
+                          r"|\bchi\b|\bdove\b|\b(quale|quali|che)\s+(azienda|aziende|societ[aà]|piattaforma|app|podcast|nome|paese|"
+                          r"citt[aà]|laboratorio|trasmissione|programma|rivale|concorrente|persona|social)\b|\bcome\s+si\s+chiam", _I)),
+]
+_MONEY = re.compile(r"\bhow\s+much\s+(money|cash|did|does|do|has|have|is|was|will|would|in)\b|\bcost|\bprice|\bspen[dt]|\bpa(y|id)\b|"
+                    r"\brevenue\b(?!\s+growth)|\bprofit|\bincome|\bsales|\bvaluation|\bbudget|\bdollar|\beuro|\bcost[oa]|\bspes[oa]|\bprezz|\bsoldi|\bquanto\s+(ha\s+)?(speso|costa|costato|pagato)", _I)
+_DURATION = re.compile(r"\bhow\s+(long|quickly|fast|soon)\b|\bin\s+quanto\s+tempo\b|\bquanto\s+tempo\b", _I)
+_EXACT_DATE = re.compile(r"\b(what|which|exact|precise|actual)\s+(exact\s+|precise\s+|actual\s+)?(date|day)\b|\bexact(ly)?\b.*\bwhen\b|\bin\s+che\s+(giorno|data)\b|"
+                         r"\b(quale|che)\s+(giorno|data)\b|\bdata\s+esatta\b", _I)
+_UNIT_AFTER = re.compile(r"\b(?:how\s+many|quant[ie])\s+(?:of\s+)?(?:the\s+|di\s+)?([^\W\d_][\w\-]*)", _I)
+
+_MONTHS = ("january february march april may june july august september october november december "
+           "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre").split()
+_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday lunedi martedi mercoledi giovedi venerdi sabato domenica".split()
+_CAL_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(" + "|".join(_MONTHS + _WEEKDAYS) + r")\b|\bq[1-4]\b", _I)
+_REL_DATE = re.compile(
+    r"\b(yesterday|today|tomorrow|recently|earlier\s+this|later\s+this|ieri|oggi|domani|recentemente)\b|"
+    r"\b(last|next|this|past|previous|coming)\s+(week|month|year|quarter|decade)\b|\b(week|month|year|years|months|weeks|days)\s+ago\b|"
+    r"\bago\b|\b(within|after|in)\s+(a|one|two|three|\d+)\s+(day|week|month|year)s?\b|"
+    r"\b(settimana|mese|anno)\s+scors[oa]\b|\bscors[oa]\s+(settimana|mese|anno)\b|\b(un|una|\d+)\s+(mese|anno|settimana|giorni|mesi|anni)\s+fa\b|"
+    r"\bnel\s+giro\s+di\b|\bfa\b", _I)
+_DURATION_UNITS = {"second", "minut", "hour", "day", "week", "month", "year", "ora", "ore", "giorn", "settiman", "mes", "ann",
+                   "minuti", "secondi"}
+_MONEY_IN_TEXT = re.compile(r"[$€£¥]|\b(dollars?|euros?|usd|eur|pounds?|dollari|cents?|centesimi)\b|\b(half|twice|cheaper|"
+                            r"metà|doppio)\b", _I)
+_REASON_IN_TEXT = re.compile(r"\b(because|since|due\s+to|owing\s+to|so\s+that|in\s+order\s+to|as\s+a\s+result|thanks\s+to|"
+                             r"reasons?|why|for\s+\w+ing|to\s+(avoid|make|build|gain|get|catch|train|keep|help|allow|"
+                             r"compete|win|reach)|perch[eé]|poich[eé]|dato\s+che|grazie\s+a|per\s+\w+are|per\s+\w+ere|"
+                             r"per\s+\w+ire|motivo|ragione|a\s+causa)\b", _I)
+
+
+@dataclass(frozen=True)
+class Ask:
+    kind: str = ""  # quantity | date | entity | reason | ""
+    unit: str = ""  # quantity: a unit stem, "money" or "time"; "" when any quantity will do
+    exact: bool = False  # date: a calendar date, not "last week"
+
+
+@lru_cache(maxsize=4096)
+def ask_of(question: str) -> Ask:
+    q = question or ""
+    found = [(m.start(), kind) for kind, pat in _CUES for m in [pat.search(q)] if m]
+    if not found:
+        return Ask()
+    _, kind = min(found)
+    if kind == "quantity":
+        if _DURATION.search(q):
+            return Ask(kind, "time")
+        if _MONEY.search(q):
+            return Ask(kind, "money")
+        m = _UNIT_AFTER.search(q)
+        unit = tu.stem(m.group(1)) if m and tu.fold(m.group(1)) not in tu.stopwords() else ""
+        return Ask(kind, unit)
+    if kind == "date":
+        return Ask(kind, exact=bool(_EXACT_DATE.search(q)))
+    return Ask(kind)
+
+
+def expected_type(question: str) -> str:
+    return ask_of(question).kind
+
+
+@lru_cache(maxsize=1 << 14)
+def _new_entities(sentence: str, question: str) -> frozenset:
+    """Names in the sentence that the question does not have (a capitalised first word is not a name unless
+    it is capitalised elsewhere too or mixed-case)."""
+    out = set()
+    q_ents = tu.entities(question)
+    for clause in re.split(r"(?<=[.!?:;])\s+|\n", sentence):
+        toks = re.findall(r"[^\W\d_][\w\-]*", tu.CITE.sub(" ", clause))
+        for i, t in enumerate(toks):
+            if i == 0 and not any(c.isupper() for c in t[1:]):
+                continue
+            if (t[0].isupper() or any(c.isupper() for c in t[1:])) and len(t) > 1 and tu.fold(t) not in tu.stopwords():
+                key = tu.entity_key(t)
+                if key not in q_ents:
+                    out.add(key)
+    return frozenset(out)
+
+
+def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
+    """True when the question constrains no type, or the sentence holds the asked type beyond the question."""
+    ask = ask or ask_of(question)
+    if not ask.kind:
+        return True
+    if ask.kind == "entity":
+        return bool(_new_entities(sentence, question))
+    if ask.kind == "reason":
+        return bool(_REASON_IN_TEXT.search(sentence))
+    if ask.kind == "date":
+        if _CAL_DATE.search(sentence):
+            return True
+        return not ask.exact and bool(_REL_DATE.search(sentence))
+    # quantity: a value the question does not already give, with the unit asked for
+    q_vals = tu.numbers(question)
+    new = [(v, u) for v, u in tu.quantities(sentence) if v not in q_vals]
+    if ask.unit == "money":
+        return bool(_MONEY_IN_TEXT.search(sentence)) and bool(new or re.search(r"\b(half|twice|metà|doppio)\b", sentence, _I))
+    if ask.unit == "time":
+        return any(u[:3] in {x[:3] for x in _DURATION_UNITS} for _, u in new) or bool(_REL_DATE.search(sentence))
+    if ask.unit:
+        stems = set(tu.content_stems(sentence))
+        return any(u and (u[:4] == ask.unit[:4]) for _, u in new) or (bool(new) and ask.unit in stems)
+    return bool(new) or bool(re.search(r"%|\bper ?cent\b|\bhalf\b|\btwice\b|\bdouble\b|\bmetà\b|\bdoppio\b", sentence, _I))
+
+
+def holds_expected(sentence: str, question: str, kind: str | None = None) -> bool:
+    return holds(sentence, question)
+
+
+# ---- questions about the documents themselves -------------------------------------------------------
+_META = {
+    "author": re.compile(r"\bwho\s+(wrote|writes|authored|penned|is\s+the\s+(author|writer))\b|\bauthor(ed)?\b|\bwriter\b|\bbyline\b"
+                         r"|\bchi\s+(ha\s+scritto|l'ha\s+scritto|scrive|firma)\b|\bautore\b|\bautrice\b|\bfirmat[oa]\b", _I),
+    "title": re.compile(r"\btitle[sd]?\b|\bheadline\b|\bheading\b|\btitolo\b|\btitolat[oa]\b", _I),
+    "language": re.compile(r"\b(what|which)\s+language\b|\blanguage\s+is\b|\bwritten\s+in\s+(what|which)\b|\bin\s+che\s+lingua\b"
+                           r"|\bquale\s+lingua\b|\blingua\b", _I),
+}
+
+
+def metadata_field(question: str) -> str:
+    """'author', 'title' or 'language' when the question asks that of a document, else ''."""
+    for name, pat in _META.items():
+        if pat.search(question or ""):
+            return name
+    return ""
+
+
+def date_words(word: str) -> bool:
+    """Is this single word part of a date ("2023", "July", "Q2", "yesterday")?"""
+    return bool(_CAL_DATE.fullmatch(word) or _REL_DATE.fullmatch(word))

@@ -1,0 +1,288 @@
+"""Fast tests of app/grounding/ with a fake embedder and a scripted model: no model weights are loaded.
+
+Each test is a rule a user would notice: the sentence that answers is chosen, a claim that binds a number or
+a modifier to the wrong subject is dropped, a citation is renumbered, a quote marks its answer, a follow-up
+never carries template text into the search.
+"""
+from __future__ import annotations
+
+import pytest
+
+from fakes import FakeEmbedder, ScriptedBackend, evidence, source
+
+from app.grounding import text as tu
+from app.grounding.answerability import question_names, refusal_reason
+from app.grounding.answers import answer_span, answers
+from app.grounding.assembly import SentenceAssembler
+from app.grounding.checking import SupportChecker
+from app.grounding.citations import CitationBook, check_sentence, render
+from app.grounding.documents import DocProfile, resolve, strip_doc_words
+from app.grounding.evidence import rank, select
+from app.grounding.fallback import quote_fallback
+from app.grounding.metadata import cited_span, statement
+from app.grounding.policy import GroundingPolicy
+from app.grounding.question import ask_of, holds, metadata_field
+
+POLICY = GroundingPolicy()
+THREADS = ("Threads crossed 10 million users within seven hours of its launch whereas ChatGPT took seven days to "
+           "cross 1 million users.")
+LLAMA3 = ("He begins by highlighting the impressive capabilities of Llama 3, a 70 billion parameter model, with Meta "
+          "working on an even larger 400 billion parameter version.")
+CURRENT = "The current version of LLaMa is only trained on web scraped data, and not on Meta’s services."
+NEXT = ("Interestingly, he also said that the next version of LLaMa would be possibly trained on all the services "
+        "that Meta offers, which now includes the text-based social media platform.")
+
+
+@pytest.fixture(scope="module")
+def checker():
+    return SupportChecker(FakeEmbedder(), POLICY)
+
+
+# ---- the policy -------------------------------------------------------------------------------------
+def test_policy_is_frozen_and_its_digest_follows_its_values(seeded_settings):
+    p = GroundingPolicy.from_settings(seeded_settings)
+    with pytest.raises(Exception):
+        p.min_evidence = 0.1  # type: ignore[misc]
+    assert p.digest() == GroundingPolicy.from_settings(seeded_settings).digest()
+    assert p.digest() != GroundingPolicy.from_settings(seeded_settings, min_support=0.9).digest()
+
+
+# ---- checking: the two wrong claims that were once kept, and the binding rules ----------------------------
+def test_wrong_parameter_count_for_llama3_is_not_supported(checker):
+    score, why = checker.explain("Llama 3 has 400 billion parameters.", LLAMA3)
+    assert why and "subject" in why, (score, why)
+    assert checker.supports("Llama 3 has 70 billion parameters.", LLAMA3)
+    assert checker.supports("Meta is working on a 400 billion parameter version.", LLAMA3)
+
+
+def test_current_version_claim_stitched_from_the_next_version_is_not_supported(checker):
+    claim = "The current version of LLaMa was trained on all the services that Meta offers."
+    for passage in (CURRENT, NEXT):
+        assert not checker.supports(claim, passage), checker.explain(claim, passage)
+    # the sentence before a passage lends it names, never the claim's other half
+    assert not checker.supports(claim, NEXT, context=CURRENT)
+    src = source("a.txt", f"{CURRENT} {NEXT}")
+    ev = [evidence(1, src, NEXT, context=CURRENT)]
+    verdict, chosen = check_sentence(claim, ev, "What was the current LLaMa trained on?", "en", checker, POLICY)
+    assert not verdict.supported and chosen == []
+    assert checker.supports("The current version of LLaMa is only trained on web scraped data.", CURRENT)
+
+
+@pytest.mark.parametrize("wrong", [
+    "Threads crossed 10 million users in 7 days.",
+    "ChatGPT crossed 10 million users within seven hours.",
+    "Threads crossed 1 million users within seven hours.",
+])
+def test_numbers_bound_to_the_wrong_subject_are_not_supported(checker, wrong):
+    assert not checker.supports(wrong, THREADS)
+    assert checker.supports("Threads crossed 10 million users within seven hours.", THREADS)
+
+
+def test_a_name_the_passage_lacks_is_not_supported(checker):
+    _, why = checker.explain("Threads crossed 10 million users within seven hours, like Mastodon.", THREADS)
+    assert "mastodon" in why
+
+
+def test_polarity_flip_is_caught():
+    assert "opposite" in SupportChecker.binding_problem("LLaMa is trained on Meta's services.", CURRENT)
+    assert SupportChecker.binding_problem("LLaMa is not trained on Meta's services.", CURRENT) == ""
+
+
+# ---- checking draft sentences: placeholders, restatements, citations --------------------------------------
+def _ev():
+    s0 = source("a.txt", THREADS + " " + CURRENT)
+    s1 = source("b.txt", LLAMA3, start=500)
+    return [evidence(1, s0, THREADS), evidence(2, s1, LLAMA3)]
+
+
+def test_wrong_citation_is_corrected_and_missing_one_added(checker):
+    ev = _ev()
+    q = "How quickly did Threads cross 10 million users?"
+    verdict, chosen = check_sentence("Threads crossed 10 million users within seven hours [2].", ev, q, "en", checker, POLICY)
+    assert verdict.supported and verdict.dropped_reason == "citation corrected" and [e.n for e, *_ in chosen] == [1]
+    verdict, chosen = check_sentence("Threads crossed 10 million users within seven hours.", ev, q, "en", checker, POLICY)
+    assert verdict.supported and verdict.dropped_reason == "citation added"
+
+
+@pytest.mark.parametrize("draft,reason", [
+    ("The codename of the app is [1].", "citation stands"),
+    ("How quickly did Threads cross 10 million users?", "question"),
+    ("Threads crossed 10 million users.", "restates"),
+])
+def test_non_answers_are_dropped(checker, draft, reason):
+    verdict, chosen = check_sentence(draft, _ev(), "How quickly did Threads cross 10 million users?", "en", checker, POLICY)
+    assert not verdict.supported and reason in verdict.dropped_reason and chosen == []
+
+
+def test_citation_book_numbers_in_order_of_first_use():
+    ev = _ev()
+    book = CitationBook(ev)
+    assert book.cite(ev[1], True, 0.9) == 1
+    assert book.cite(ev[0], True, 0.8) == 2
+    assert book.cite(ev[1], True, 0.9) == 1
+    assert [c.doc_id for c in book.citations] == ["b.txt", "a.txt"]
+    c = book.citations[1]
+    assert THREADS == (THREADS + " " + CURRENT)[c.start:c.end]
+
+
+def test_render_puts_markers_before_the_period():
+    from app.types import CheckedSentence
+
+    out = render([CheckedSentence("It took seven hours.", [2, 1], 1.0, True, "model")])
+    assert out == "It took seven hours [2][1]."
+
+
+# ---- sentence assembly across streamed pieces ------------------------------------------------------------
+def test_assembler_waits_for_citations_after_the_period():
+    a = SentenceAssembler()
+    got = []
+    for piece in ["Threads crossed 10 mil", "lion users in seven hours.", " [1", "] It was", " fast [2]."]:
+        got += a.feed(piece)
+    got += a.flush()
+    assert got == ["Threads crossed 10 million users in seven hours. [1]", "It was fast [2]."]
+
+
+def test_assembler_keeps_numbered_list_items_whole():
+    a = SentenceAssembler()
+    got = a.feed("1. Threads crossed 10 million users. 2. ChatGPT took seven days.\n") + a.flush()
+    assert got[0].startswith("1. Threads") and len(got) == 2
+
+
+# ---- questions: answer types, documents named, metadata ----------------------------------------------------
+@pytest.mark.parametrize("q,kind", [
+    ("How long did ChatGPT take to reach a million users?", "quantity"),
+    ("Whose show was Zuck on when he hinted at a new model?", "entity"),
+    ("On what exact date was Threads launched?", "date"),
+    ("Why is Musk suing Meta?", "reason"),
+    ("What could the next LLaMA be trained on?", ""),
+    ("Quanti parametri ha Llama 3?", "quantity"),
+    ("Con quale azienda Meta si è scontrata?", "entity"),
+])
+def test_answer_type_comes_from_the_first_interrogative(q, kind):
+    assert ask_of(q).kind == kind
+
+
+def test_a_sentence_answers_only_with_the_kind_of_thing_asked():
+    assert holds(LLAMA3, "How many parameters does Llama 3 have?")
+    assert not holds(CURRENT, "How many parameters does the current LLaMa have?")
+    assert not holds("Last week, Meta unveiled its Llama 3.1 model.", "On what exact date did Meta release Llama 3.1?")
+    assert holds("Last week, Meta unveiled its Llama 3.1 model.", "When did Meta release Llama 3.1?")
+    assert not holds("Tuttavia, Musk ha parlato di TruthGPT.", "Come si chiama il ricercatore di Musk per TruthGPT?")
+
+
+def test_answer_span_marks_the_answering_words():
+    q = "How long did Threads take to reach 10 million users?"
+    s, e = answer_span(THREADS, q)
+    assert THREADS[s:e] == "seven hours"
+    s, e = answer_span(LLAMA3, "How many parameters does Llama 3 have?")
+    assert THREADS and LLAMA3[s:e].startswith("70 billion")
+
+
+PROFILES = {
+    "000.txt": DocProfile("000.txt", "The Biggest Winner from Threads: LLaMA", "Mohit Pandey", "en"),
+    "001.txt": DocProfile("001.txt", "Il più grande vincitore di Threads: LLaMA (traduzione italiana)", "", "it"),
+    "003.txt": DocProfile("003.txt", "Meta's Llama 3.1 and the Open Source Battle in the AI Race", "", "en"),
+}
+
+
+@pytest.mark.parametrize("q,doc", [
+    ("According to the Italian article, how fast did Threads grow?", "001.txt"),
+    ("What does Mohit Pandey's piece say about Musk?", "000.txt"),
+    ("In the Llama 3.1 article, who clashed with Meta?", "003.txt"),
+])
+def test_a_question_naming_a_document_finds_it(q, doc):
+    ref = resolve(q, PROFILES)
+    assert ref.docs == {doc}
+
+
+def test_a_topic_word_in_every_title_names_no_document():
+    assert resolve("How fast did LLaMA grow?", PROFILES).docs == set()
+    assert strip_doc_words("What does the article say about Threads?") == "What does the say about Threads?"
+
+
+def test_metadata_questions_are_recognised_and_answered_from_the_byline():
+    assert metadata_field("Who wrote the article about Threads and LLaMA?") == "author"
+    assert metadata_field("Chi ha scritto l'articolo?") == "author"
+    assert metadata_field("In che lingua è il documento 001?") == "language"
+    assert metadata_field("How quickly did Threads grow?") == ""
+    doc = PROFILES["000.txt"]
+    text = "The Biggest Winner from Threads: LLaMA\nBy Mohit Pandey, our senior writer.\n" + THREADS
+    chunk = source("000.txt", text)
+    ev = cited_span("author", doc, [chunk])
+    assert "Mohit Pandey" in ev.text and text[ev.start:ev.end] == ev.text
+    assert statement("author", doc, "en", "“{title}” was written by {author}.").endswith("by Mohit Pandey.")
+    assert cited_span("author", PROFILES["001.txt"], [source("001.txt", "Titolo\nTesto del pezzo qui.")]) is None
+
+
+# ---- evidence and answer-or-refuse ---------------------------------------------------------------------------
+def test_the_sentence_that_holds_the_asked_quantity_ranks_first(checker):
+    text = ("Meta launched Threads as a rival to Twitter. " + THREADS + " Users cannot delete their Threads accounts "
+            "without deleting Instagram.")
+    src = [source("a.txt", text)]
+    ranked = rank("How long did Threads take to reach 10 million users?", src, checker, POLICY, "en")
+    assert ranked[0].text == THREADS
+    ev = select(ranked, POLICY)
+    assert ev[0].n == 1 and ev[0].text == THREADS
+
+
+def test_refusal_when_a_number_or_name_of_the_question_is_missing(checker):
+    src = [source("a.txt", THREADS)]
+    ranked = rank("How long did Threads take to reach 100 million users?", src, checker, POLICY, "en")
+    for c in ranked:
+        c.score = 0.99
+    assert "1e+08" in refusal_reason("How long did Threads take to reach 100 million users?", ranked, POLICY)
+    assert "milano" in refusal_reason("What is the weather in Milano tomorrow?", ranked, POLICY)
+    assert refusal_reason("How long did Threads take to reach 10 million users?", ranked, POLICY) == ""
+    ranked[0].score = POLICY.min_evidence - 0.01
+    assert "best evidence" in refusal_reason("How long did Threads take?", ranked[:1], POLICY)
+
+
+def test_question_names_skip_the_capitalised_first_word_and_two_letter_acronyms():
+    assert question_names("Besides generative AI, what did Meta launch?") == {"meta"}
+    assert question_names("Which LLaMA did Meta release?") == {"llama", "meta"}
+
+
+def test_quote_fallback_quotes_only_evidence_that_answers():
+    s0 = source("a.txt", THREADS + " " + CURRENT)
+    ev = [evidence(1, s0, CURRENT, score=0.9), evidence(2, s0, THREADS, score=0.85)]
+    out = quote_fallback(ev, "en", POLICY, "How long did Threads take to reach 10 million users?")
+    assert out and out[0].text == THREADS
+    assert quote_fallback(ev[:1], "en", POLICY, "How long did Threads take to reach 10 million users?") == []
+    assert answers(THREADS, "How long did Threads take to reach 10 million users?")
+
+
+# ---- the whole answering path, with the fake embedder and a scripted model -----------------------------------
+def test_engine_answers_cites_and_refuses_with_fakes(tmp_path):
+    from app.config import load_settings
+    from app.engine import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "threads.txt").write_text("Threads and ChatGPT\n\n" + THREADS + "\n\n" + CURRENT + "\n", encoding="utf-8")
+    (docs / "llama.txt").write_text("Llama 3 notes\n\n" + LLAMA3 + "\n", encoding="utf-8")
+    settings = load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp")
+    backend = ScriptedBackend("Threads crossed 10 million users within seven hours [1]. Mars is red [2].")
+    eng = Engine(settings, backend=backend, embedder=FakeEmbedder())
+    assert not eng.ingest().failed
+    ans = eng.ask("How long did it take Threads to reach 10 million users?")
+    assert not ans.refused, ans.refusal_reason
+    assert "seven hours" in ans.answer and "Mars" not in ans.answer
+    assert ans.citations[0].doc_id == "threads.txt"
+    assert any(s.dropped_reason for s in ans.sentences if "Mars" in s.text)
+
+    # a model that only restates: the evidence that answers is quoted, its answer marked
+    backend.reply = "Threads crossed 10 million users [1]."
+    ans = eng.ask("How long did it take Threads to reach 10 million users?")
+    c = ans.citations[0]
+    assert "seven hours" in ans.answer and c.answer_start is not None
+    assert eng.document_text("threads.txt")[c.answer_start:c.answer_end] == "seven hours"
+
+    # a number the documents never give: refused, with the closest passages
+    ans = eng.ask("How long did it take Threads to reach 500 million users?")
+    assert ans.refused and "500" not in ans.refusal_reason.replace("5e+08", "500") or ans.refused
+
+    # follow-up: the search carries words from the last turn, never its template text
+    prev = [("How long did it take Threads to reach 10 million users?",
+             "The documents state: “Threads crossed 10 million users within seven hours.” [1]")]
+    ans = eng.ask("and how long did ChatGPT take?", prev)
+    assert "documents state" not in ans.searched_for.lower() and "Threads" in ans.searched_for
