@@ -149,3 +149,24 @@ def test_in_order_raises_after_the_earlier_items():
 @pytest.fixture
 def qa(tmp_path):
     return write_jsonl(tmp_path / "qa.jsonl", QA_ROWS)
+
+
+def test_workers_ask_a_conversations_turns_in_order_with_their_history(tmp_path):
+    class Remembering(SlowFirstEngine):
+        def __init__(self):
+            super().__init__(n_slow=0)
+            self.histories: dict[str, list] = {}
+
+        def ask(self, question, history=None):
+            self.histories[question] = list(history or [])
+            return super().ask(question)
+
+    rows = [{"id": "conv", "turns": [{"question": "What was the codename?", "answer": "P-92"},
+                                     {"question": "And how fast did Threads get 10 million users?",
+                                      "answers": ["seven hours"]}]}] + QA_ROWS[2:]
+    engine = Remembering()
+    run_eval(engine, write_jsonl(tmp_path / "c.jsonl", rows), tmp_path / "run", workers=3)
+    ids = [json.loads(x)["id"] for x in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert ids == ["conv#1", "conv#2", "c", "d", "e"]
+    first = engine.histories["And how fast did Threads get 10 million users?"]
+    assert first == [("What was the codename?", "P-92 was the codename of the Twitter alternative. [1]")]
