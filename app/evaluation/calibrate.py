@@ -47,7 +47,10 @@ def collect(engine, items) -> list[dict]:
 
 
 def fit(rows: list[dict], l2: float = 1e-3, steps: int = 50) -> tuple[float, np.ndarray]:
-    """Weighted logistic regression by Newton's method (a small ridge keeps it stable)."""
+    """Weighted logistic regression by Newton's method, every weight >= 0: each feature is built so that more
+    of it means more likely the answer (similarity, coverage, asked-for type, rank ...), and a negative weight
+    would only learn how the development questions happen to be worded. A feature whose weight comes out
+    negative is held at 0 and the rest refitted (active set)."""
     X = np.array([c["f"] for r in rows for c in r["cands"]], dtype=np.float64)
     y = np.array([c["hit"] for r in rows for c in r["cands"]], dtype=np.float64)
     # each question weighs the same, however many candidate sentences it has; the classes weigh the same
@@ -55,19 +58,28 @@ def fit(rows: list[dict], l2: float = 1e-3, steps: int = 50) -> tuple[float, np.
     pos = y == 1
     sw[pos] *= sw[~pos].sum() / max(sw[pos].sum(), 1e-9)
     sw *= len(sw) / sw.sum()
-    Xb = np.hstack([X, np.ones((len(X), 1))])
-    beta = np.zeros(Xb.shape[1])
-    ridge = l2 * len(sw) * np.eye(Xb.shape[1])
-    ridge[-1, -1] = 0.0
-    for _ in range(steps):
-        pr = 1 / (1 + np.exp(-(Xb @ beta)))
-        g = Xb.T @ (sw * (pr - y)) + ridge @ beta
-        H = (Xb * (sw * pr * (1 - pr))[:, None]).T @ Xb + ridge
-        step = np.linalg.solve(H, g)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
+    active = list(range(X.shape[1]))
+    while True:
+        Xb = np.hstack([X[:, active], np.ones((len(X), 1))])
+        beta = np.zeros(Xb.shape[1])
+        ridge = l2 * len(sw) * np.eye(Xb.shape[1])
+        ridge[-1, -1] = 0.0
+        for _ in range(steps):
+            pr = 1 / (1 + np.exp(-(Xb @ beta)))
+            g = Xb.T @ (sw * (pr - y)) + ridge @ beta
+            H = (Xb * (sw * pr * (1 - pr))[:, None]).T @ Xb + ridge
+            step = np.linalg.solve(H, g)
+            beta -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        negative = [active[i] for i, v in enumerate(beta[:-1]) if v < 0]
+        if not negative:
             break
-    return float(beta[-1]), beta[:-1]
+        worst = active[int(np.argmin(beta[:-1]))]
+        active.remove(worst)
+    w = np.zeros(X.shape[1])
+    w[active] = beta[:-1]
+    return float(beta[-1]), w
 
 
 def score(rows: list[dict], policy) -> list[dict]:

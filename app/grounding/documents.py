@@ -16,11 +16,11 @@ from app.grounding import text as tu
 from index import language
 
 # words that refer to a document rather than to its subject (en, it)
+# (not "version", "source", "text": "the next version", "open source" are subjects, not documents)
 DOC_WORDS = frozenset({
     "article", "articles", "piece", "post", "blog", "story", "report", "video", "episode", "summary", "write-up",
-    "writeup", "translation", "version", "text", "page", "document", "source", "author", "writer", "essay",
-    "articolo", "articoli", "pezzo", "testo", "traduzione", "versione", "documento", "fonte", "autore", "riassunto",
-    "episodio", "pagina", "saggio",
+    "writeup", "translation", "document", "author", "writer", "essay", "byline",
+    "articolo", "articoli", "pezzo", "traduzione", "documento", "autore", "riassunto", "episodio", "saggio",
 })
 
 

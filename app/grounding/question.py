@@ -42,6 +42,8 @@ _CUES: list[tuple[str, re.Pattern]] = [
 ]
 _MONEY = re.compile(r"\bhow\s+much\s+(money|cash|did|does|do|has|have|is|was|will|would|in)\b|\bcost|\bprice|\bspen[dt]|\bpa(y|id)\b|"
                     r"\brevenue\b(?!\s+growth)|\bprofit|\bincome|\bsales|\bvaluation|\bbudget|\bdollar|\beuro|\bcost[oa]|\bspes[oa]|\bprezz|\bsoldi|\bquanto\s+(ha\s+)?(speso|costa|costato|pagato)", _I)
+_CHANGE = re.compile(r"\b(grow|grew|grown|growth|increase[ds]?|rise|rose|risen|decline[ds]?|drop(ped)?|fall|fell|fallen|"
+                     r"shr[iau]nk|cresci|crebbe|cresciut|aument|diminu|calat|sces)\w*", _I)
 _DURATION = re.compile(r"\bhow\s+(long|quickly|fast|soon)\b|\bin\s+quanto\s+tempo\b|\bquanto\s+tempo\b", _I)
 _EXACT_DATE = re.compile(r"\b(what|which|exact|precise|actual)\s+(exact\s+|precise\s+|actual\s+)?(date|day)\b|\bexact(ly)?\b.*\bwhen\b|\bin\s+che\s+(giorno|data)\b|"
                          r"\b(quale|che)\s+(giorno|data)\b|\bdata\s+esatta\b", _I)
@@ -84,6 +86,8 @@ def ask_of(question: str) -> Ask:
     if kind == "quantity":
         if _DURATION.search(q):
             return Ask(kind, "time")
+        if _CHANGE.search(q):
+            return Ask(kind)  # "by how much did revenue grow": a percentage or any amount
         if _MONEY.search(q):
             return Ask(kind, "money")
         m = _UNIT_AFTER.search(q)
@@ -100,14 +104,17 @@ def expected_type(question: str) -> str:
 
 @lru_cache(maxsize=1 << 14)
 def _new_entities(sentence: str, question: str) -> frozenset:
-    """Names in the sentence that the question does not have (a capitalised first word is not a name unless
-    it is capitalised elsewhere too or mixed-case)."""
+    """Names in the sentence that the question does not have: capitalised or mixed-case words, and words that
+    mix letters and digits ("4chan"); a capitalised first word is not a name unless it is mixed-case."""
     out = set()
     q_ents = tu.entities(question)
     for clause in re.split(r"(?<=[.!?:;])\s+|\n", sentence):
-        toks = re.findall(r"[^\W\d_][\w\-]*", tu.CITE.sub(" ", clause))
+        toks = re.findall(r"\w[\w\-]*", tu.CITE.sub(" ", clause))
         for i, t in enumerate(toks):
-            if i == 0 and not any(c.isupper() for c in t[1:]):
+            if re.fullmatch(r"\d+[^\W\d_]+\w*|[^\W\d_]+\d+\w*", t) and tu.fold(t) not in tu.fold(question):
+                out.add(tu.fold(t))  # letters and digits mixed: a name ("4chan", "GPT4")
+                continue
+            if not t[0].isalpha() or (i == 0 and not any(c.isupper() for c in t[1:])):
                 continue
             if (t[0].isupper() or any(c.isupper() for c in t[1:])) and len(t) > 1 and tu.fold(t) not in tu.stopwords():
                 key = tu.entity_key(t)

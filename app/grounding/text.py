@@ -80,28 +80,23 @@ def content_stems(text: str) -> list[str]:
     return list(_content_stems(text))
 
 
-@lru_cache(maxsize=8192)  # the same passages and evidence sentences come back question after question
-def _content_stems(text: str) -> tuple[str, ...]:
+def _content_tokens(text: str):
+    """(token, folded token) for each token that is not a stop word or a lone letter."""
     sw = stopwords()
-    out = []
     for t in tokens(CITE.sub(" ", text)):
         f = fold(t)
-        if f in sw or (len(f) < 2 and not f.isdigit()):
-            continue
-        out.append(stem(t))
-    return tuple(out)
+        if f not in sw and (len(f) >= 2 or f.isdigit()):
+            yield t, f
+
+
+@lru_cache(maxsize=8192)  # the same passages and evidence sentences come back question after question
+def _content_stems(text: str) -> tuple[str, ...]:
+    return tuple(stem(t) for t, _ in _content_tokens(text))
 
 
 @lru_cache(maxsize=8192)
 def _content_words(text: str) -> tuple[str, ...]:
-    sw = stopwords()
-    out = []
-    for t in tokens(CITE.sub(" ", text)):
-        f = fold(t)
-        if f in sw or (len(f) < 2 and not f.isdigit()):
-            continue
-        out.append(f)
-    return tuple(dict.fromkeys(out))
+    return tuple(dict.fromkeys(f for _, f in _content_tokens(text)))
 
 
 def content_words(text: str) -> list[str]:
