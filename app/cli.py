@@ -17,8 +17,9 @@ SETTING_FLAGS = [
     ("--embedder", "embedder", str, "local | ollama"),
     ("--embed-model", "embed_model", str, "Ollama embedding model (embedder=ollama)"),
     ("--embed-precision", "embed_precision", str, "auto | int8 | fp32 (local embedder; auto: the index's, else the CPU's choice)"),
-    ("--backend", "backend", str, "auto | llamacpp | ollama"),
-    ("--model", "model", str, "GGUF path (llamacpp) or Ollama model name"),
+    ("--backend", "backend", str, "auto | llamacpp | ollama | openai"),
+    ("--model", "model", str, "GGUF path (llamacpp), Ollama model name, or the OpenAI-compatible server's model"),
+    ("--openai-base-url", "openai_base_url", str, "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"),
     ("--ollama-host", "ollama_host", str, "Ollama server URL (OLLAMA_HOST)"),
     ("--ollama-read-timeout", "ollama_read_timeout", float, "seconds to wait for Ollama output"),
     ("--top-k", "top_k", int, "passages retrieved"),
@@ -39,7 +40,7 @@ def common_parent() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace):
     return load_settings(**{dest: getattr(args, dest, None) for _, dest, _, _ in SETTING_FLAGS}
-                         | {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None) is not None})
+                         | {k: getattr(args, k) for k in ("host", "port", "api_key") if getattr(args, k, None) is not None})
 
 
 def _engine(settings):
@@ -155,6 +156,12 @@ def cmd_chat(args, settings) -> int:
     return serve(settings)
 
 
+def cmd_serve(args, settings) -> int:
+    from app.api.serve import serve_api
+
+    return serve_api(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parent = common_parent()
     p = argparse.ArgumentParser(prog="citeqa", description="Answers only from your documents, with checked citations.")
@@ -189,7 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("chat", parents=[parent], help="open the chat window (Gradio)")
     s.add_argument("--host", default=None)
     s.add_argument("--port", type=int, default=None)
+    s.add_argument("--api-key", dest="api_key", default=None, help="require Authorization: Bearer KEY on /v1 (CITEQA_API_KEY)")
     s.set_defaults(handler=cmd_chat)
+
+    s = sub.add_parser("serve", parents=[parent], help="serve the OpenAI-compatible API only (/v1/chat/completions)")
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+    s.add_argument("--api-key", dest="api_key", default=None, help="require Authorization: Bearer KEY (CITEQA_API_KEY)")
+    s.set_defaults(handler=cmd_serve)
 
     try:
         from app.evaluation.cli import register

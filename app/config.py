@@ -39,12 +39,20 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(24, ge=0, le=512)
 
     # generation
-    backend: Literal["auto", "llamacpp", "ollama"] = Field("auto", description="Language-model backend.")
+    backend: Literal["auto", "llamacpp", "ollama", "openai"] = Field("auto", description="Language-model backend.")
     model: str | None = Field(None, description="GGUF path (llamacpp) or Ollama model name; default per backend.")
     ollama_model: str = Field("llama3.2", description="Ollama model used by backend=ollama/auto when --model is not set.")
     ollama_host: str = Field(default_factory=_default_ollama_host, description="Ollama server (OLLAMA_HOST).")
     ollama_connect_timeout: float = Field(2.0, gt=0)
     ollama_read_timeout: float = Field(300.0, gt=0)
+    # any OpenAI-compatible server (vLLM, llama.cpp's server, LM Studio, ...): backend=openai, or first in auto when set
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
+    openai_api_key: str = Field("", description="Its API key (sent as Authorization: Bearer), if it needs one.")
+    openai_model: str = Field("", description="Model name on that server; default: the first it lists.")
+    openai_connect_timeout: float = Field(2.0, gt=0)
+    openai_read_timeout: float = Field(300.0, gt=0)
+    # citeqa's own OpenAI-compatible API (`citeqa serve`, and /v1 of `citeqa chat`)
+    api_key: str = Field("", description="Clients must send Authorization: Bearer KEY; needed to bind beyond loopback.")
     n_threads: int = Field(max(1, min(os.cpu_count() or 2, 8)), ge=1)
     n_ctx: int = Field(2048, ge=256)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
@@ -66,7 +74,7 @@ class Settings(BaseSettings):
     port: int = Field(7860, ge=1, le=65535)
     max_upload_mb: float = Field(20.0, gt=0)
 
-    @field_validator("chroma_url")
+    @field_validator("chroma_url", "openai_base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v in (None, ""):

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -17,7 +18,8 @@ from app.errors import BackendUnavailable, CiteqaError, IndexError_, InputError
 from app.types import Answer
 from index.loaders import SUPPORTED
 
-BACKENDS = ["auto", "llamacpp", "ollama"]
+BACKENDS = ["auto", "llamacpp", "ollama", "openai"]
+MAX_ENGINES = 4  # engines kept per chat server, one per (backend, model)
 DEFAULT_MODEL = ""  # "" = the backend's default model
 FALLBACK_EXAMPLES = [
     "How quickly did Threads cross 10 million users?",
@@ -56,7 +58,7 @@ class ChatService:
         else:
             self.base = Engine(engine_or_settings or Settings())
         self.settings: Settings = self.base.settings
-        self._engines: dict[tuple, Engine] = {self._key(self.settings): self.base}
+        self._engines: OrderedDict[tuple, Engine] = OrderedDict({self._key(self.settings): self.base})
         self._lock = threading.Lock()
         self._texts: dict[tuple[str, str], str] = {}
         self._ingest_lock = threading.Lock()
@@ -64,9 +66,11 @@ class ChatService:
     # ---- engines -------------------------------------------------------------------------------------
     @staticmethod
     def _key(s: Settings) -> tuple:
-        return (s.backend, s.model, s.top_k, round(s.temperature, 3))
+        return (s.backend, s.model)
 
     def settings_for(self, opts: Options | None) -> Settings:
+        """The settings of the engine for `opts`: only the backend and model choose an engine; top-k and
+        temperature travel with each request (see `request_options`)."""
         if opts is None:
             return self.settings
         update: dict[str, Any] = {}
@@ -81,21 +85,37 @@ class ChatService:
                 update["model"] = model
         elif "backend" in update:
             update["model"] = None if backend != self.settings.backend else self.settings.model
-        if opts.top_k and int(opts.top_k) != self.settings.top_k:
-            update["top_k"] = max(1, min(50, int(opts.top_k)))
-        if opts.temperature is not None and abs(float(opts.temperature) - self.settings.temperature) > 1e-9:
-            update["temperature"] = max(0.0, min(2.0, float(opts.temperature)))
         if not update:
             return self.settings
         return self.settings.model_copy(update=update)
 
+    @staticmethod
+    def request_options(opts: Options | None) -> dict[str, Any]:
+        """Keyword arguments for Engine.ask/ask_stream (None = the engine's setting), clamped to the settings' ranges."""
+        if opts is None:
+            return {}
+        out: dict[str, Any] = {}
+        if opts.top_k:
+            out["top_k"] = max(1, min(50, int(opts.top_k)))
+        if opts.temperature is not None:
+            out["temperature"] = max(0.0, min(2.0, float(opts.temperature)))
+        return out
+
     def engine(self, opts: Options | None = None) -> Engine:
+        """At most MAX_ENGINES engines, one per (backend, model), least recently used dropped first. Every engine
+        shares the base engine's store, retriever (chunks, BM25) and checker cache: a new model loads no index."""
         s = self.settings_for(opts)
         key = self._key(s)
         with self._lock:
             eng = self._engines.get(key)
             if eng is None:
                 eng = self._engines[key] = Engine(s)
+                eng.store, eng.retriever, eng.checker = self.base.store, self.base.retriever, self.base.checker
+                base_key = self._key(self.settings)
+                while len(self._engines) > MAX_ENGINES:
+                    oldest = next(k for k in self._engines if k != base_key)
+                    del self._engines[oldest]
+            self._engines.move_to_end(key)
             return eng
 
     def ollama_models(self) -> list[str]:
@@ -241,7 +261,7 @@ class ChatService:
         sources: list = []
         try:
             eng = self.engine(opts)
-            events = eng.ask_stream(question, history or [])
+            events = eng.ask_stream(question, history or [], **self.request_options(opts))
             try:
                 for ev in events:
                     if ev.kind == "retrieved":
@@ -265,7 +285,7 @@ class ChatService:
                        sources=sources)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None, opts: Options | None = None) -> Answer:
-        return self.engine(opts).ask(question, history or [])
+        return self.engine(opts).ask(question, history or [], **self.request_options(opts))
 
     # ---- evaluation ----------------------------------------------------------------------------------
     def evaluate(self, qa_path: str | Path, limit: int | None = None,

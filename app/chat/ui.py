@@ -240,14 +240,26 @@ def _summary_md(summary: dict) -> str:
 
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, prevent_thread_lock: bool = False,
            quiet: bool = False, **kw):
-    """Launch with citeqa's CSS and no outside calls. Returns (fastapi app, local url, share url)."""
-    return app.launch(server_name=host, server_port=port, prevent_thread_lock=prevent_thread_lock, share=False,
-                      quiet=quiet, css=R.CSS, show_error=False, inbrowser=False, footer_links=["api"],
-                      theme=gr.themes.Soft(), **kw)
+    """Launch with citeqa's CSS and no outside calls, and the OpenAI-compatible API under /v1 on the same port.
+    Returns (fastapi app, local url, share url)."""
+    result = app.launch(server_name=host, server_port=port, prevent_thread_lock=True, share=False,
+                        quiet=quiet, css=R.CSS, show_error=False, inbrowser=False, footer_links=["api"],
+                        theme=gr.themes.Soft(), **kw)
+    svc = getattr(app, "citeqa", None)
+    if svc is not None:
+        from app.api import make_router, mount_first
+
+        mount_first(app.app, make_router(svc.engine, svc.settings.api_key))
+    if not prevent_thread_lock:
+        app.block_thread()
+    return result
 
 
 def serve(settings: Settings) -> int:
     """`citeqa chat`: index seeds/ if the index is empty, warm up, then serve until Ctrl-C."""
+    from app.api import check_bind
+
+    check_bind(settings.host, settings.api_key)  # /v1 is served too: beyond loopback only with a key
     engine = Engine(settings)
     docs = engine.documents()
     if not docs:
@@ -261,7 +273,8 @@ def serve(settings: Settings) -> int:
     import time
 
     app = create_app(engine)
-    print(f"citeqa: {len(docs)} documents; chat at http://{settings.host}:{settings.port}", flush=True)
+    print(f"citeqa: {len(docs)} documents; chat at http://{settings.host}:{settings.port}, OpenAI-compatible API at "
+          f"http://{settings.host}:{settings.port}/v1", flush=True)
     launch(app, settings.host, settings.port, prevent_thread_lock=True)
 
     # serve first, then load the models in the background: the page opens at once, and the engine's locks make

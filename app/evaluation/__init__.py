@@ -6,8 +6,9 @@ from .metrics import (
     reference_recall, rouge_l, token_f1,
 )
 from .qa_file import QAItem, load_qa
-from .report import load_run, render_html, render_markdown
-from .runner import read_results, run_eval, summarize
+from .files import load_run, read_results
+from .report import render_html, render_markdown
+from .runner import run_eval, summarize
 
 __all__ = [
     "QAItem", "load_qa", "run_eval", "compare_runs", "check_gates", "format_comparison", "summarize", "read_results",

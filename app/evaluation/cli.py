@@ -11,6 +11,7 @@ from typing import Any
 from app.errors import InputError
 
 from .compare import check_gates, compare_runs, format_comparison, parse_gate
+from .formats import EXPORTS
 from .judges import make_judge, parse_judge_spec
 from .qa_file import load_qa
 from .report import fmt
@@ -26,6 +27,7 @@ GATE_KEYS = {
 EPILOG = """examples:
   citeqa eval seeds/qa.jsonl --out runs/base
   citeqa eval seeds/qa.jsonl --out runs/base --resume
+  citeqa eval ragas_testset.csv --backend openai --workers 4 --export ragas
   citeqa eval seeds/qa.jsonl --judge ollama:bespoke-minicheck --fail-under answer_recall=0.6
   citeqa eval compare runs/base runs/new --fail-under citation_precision=0.8
 """
@@ -78,6 +80,10 @@ def register(subparsers: Any, common_parent: argparse.ArgumentParser | None = No
     parser.add_argument("--json", action="store_true", help="print the summary (or comparison) as JSON")
     parser.add_argument("--ingest", action="store_true",
                         help="index the configured documents (docs_path) first, e.g. on a fresh machine")
+    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
+                        help="questions asked at once (a served backend: ollama or openai; the embedded model takes 1)")
+    parser.add_argument("--export", action="append", default=[], choices=list(EXPORTS),
+                        help="also write another tool's file: ragas -> ragas.jsonl (ragas SingleTurnSample rows)")
     parser.set_defaults(handler=handle)
     return parser
 
@@ -142,7 +148,8 @@ def handle_eval(args: argparse.Namespace, settings: Any, qa_file: str) -> int:
 
     progress, close = _progress_bar(len(items))
     try:
-        summary = run_eval(engine, qa_file, out, resume=args.resume, judge=judge, progress=progress, limit=args.limit)
+        summary = run_eval(engine, qa_file, out, resume=args.resume, judge=judge, progress=progress, limit=args.limit,
+                           workers=args.workers, export=tuple(args.export))
     except KeyboardInterrupt:
         close()
         print(f"\ninterrupted: finished questions are kept in {results}; continue with "

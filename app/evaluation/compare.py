@@ -6,7 +6,8 @@ from typing import Any
 
 from app.errors import InputError
 
-from .report import LATENCY_METRICS, RATE_METRICS, fmt, load_run
+from .files import load_run
+from .report import LATENCY_METRICS, RATE_METRICS, fmt
 
 METRIC_KEYS = [k for k, _, _ in RATE_METRICS] + [k for k, _ in LATENCY_METRICS]
 LOWER_IS_BETTER = {"false_refusal_rate"} | {k for k, _ in LATENCY_METRICS if k != "tokens_per_s"}

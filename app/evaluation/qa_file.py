@@ -10,10 +10,12 @@ from typing import Any
 
 from app.errors import EvalFileError, InputError
 
+from .formats import QUESTION_ALIASES, csv_cell, rows_json_array
+
 REFERENCE_ALIASES = ("answer", "answers", "reference", "references", "expected_output", "ground_truth")
 SOURCE_ALIASES = ("sources", "reference_context_ids", "expected_sources")
-KNOWN_FIELDS = {"id", "question", "answerable", "language", "notes", "fact", "tags", "turns", *REFERENCE_ALIASES,
-                *SOURCE_ALIASES}
+KNOWN_FIELDS = {"id", *QUESTION_ALIASES, "answerable", "language", "notes", "fact", "tags", "turns",
+                *REFERENCE_ALIASES, *SOURCE_ALIASES}
 TRUE_WORDS = {"true", "yes", "y", "1"}
 FALSE_WORDS = {"false", "no", "n", "0"}
 
@@ -84,7 +86,7 @@ def _pick_alias(row: dict[str, Any], aliases: tuple[str, ...], label: str, probl
 
 def _validate_row(row: dict[str, Any], line: int, problems: list, split_pipes: bool) -> QAItem | None:
     start = len(problems)
-    question = row.get("question")
+    _, question = _pick_alias(row, QUESTION_ALIASES, "question", problems, line)
     if question is None or (isinstance(question, str) and not question.strip()):
         problems.append((line, "question", "missing or empty: every row needs a question"))
         question = None
@@ -161,8 +163,8 @@ def _rows_csv(text: str, problems: list) -> list[tuple[int, dict]]:
         problems.append((1, "csv", f"cannot parse the header: {e}"))
         return []
     header = [h.strip().lower() for h in header]
-    if "question" not in header:
-        problems.append((1, "question", f"the header has no 'question' column (found: {', '.join(header) or 'nothing'})"))
+    if not set(QUESTION_ALIASES) & set(header):
+        problems.append((1, "question", f"the header has no 'question' (or ragas 'user_input') column (found: {', '.join(header) or 'nothing'})"))
         return []
     rows = []
     first = reader.line_num + 1
@@ -181,7 +183,7 @@ def _rows_csv(text: str, problems: list) -> list[tuple[int, dict]]:
         if len(values) > len(header):
             problems.append((line, "csv", f"{len(values)} values but the header has {len(header)} columns (quote fields that contain commas)"))
             continue
-        rows.append((line, {h: (v.strip() if v.strip() else None) for h, v in zip(header, values)}))
+        rows.append((line, {h: csv_cell(h, v.strip() if v.strip() else None) for h, v in zip(header, values)}))
     return rows
 
 
@@ -218,10 +220,13 @@ def load_qa(path: str | Path) -> list[QAItem]:
     text = _read_text(path)
     problems: list[tuple[int, str, str]] = []
     is_csv = path.suffix.lower() in (".csv", ".tsv") or (
-        path.suffix.lower() not in (".jsonl", ".json", ".ndjson") and not text.lstrip().startswith("{"))
-    if not is_csv and text.lstrip().startswith("["):
-        raise EvalFileError(str(path), [(1, "file", "a JSON array: write one JSON object per line (JSONL), e.g. {\"question\": \"...\", \"answer\": \"...\"}")])
-    rows = _rows_csv(text, problems) if is_csv else _rows_jsonl(text, problems)
+        path.suffix.lower() not in (".jsonl", ".json", ".ndjson") and not text.lstrip().startswith(("{", "[")))
+    if is_csv:
+        rows = _rows_csv(text, problems)
+    elif text.lstrip().startswith("["):  # a JSON array of objects (DeepEval goldens)
+        rows = rows_json_array(text, problems)
+    else:
+        rows = _rows_jsonl(text, problems)
     items: list[QAItem] = []
     seen: dict[str, int] = {}
     for line, row in rows:

@@ -279,19 +279,3 @@ def write_reports(summary: dict, records: list[dict], out_dir: Path) -> None:
     out_dir = Path(out_dir)
     (out_dir / "report.md").write_text(render_markdown(summary, records), encoding="utf-8")
     (out_dir / "report.html").write_text(render_html(summary, records), encoding="utf-8")
-
-
-def load_run(run_dir: str | Path) -> tuple[dict, list[dict]]:
-    """summary.json and the results of a finished run folder."""
-    from app.errors import InputError
-
-    from .runner import RESULTS, SUMMARY, read_results
-
-    d = Path(run_dir)
-    if not (d / SUMMARY).exists():
-        raise InputError(f"{d}: no {SUMMARY} here; give the --out folder of a finished `citeqa eval` run")
-    try:
-        summary = json.loads((d / SUMMARY).read_text(encoding="utf-8"))
-    except ValueError:
-        raise InputError(f"{d / SUMMARY}: not valid JSON; rerun `citeqa eval ... --out {d} --resume` to rewrite it") from None
-    return summary, list(read_results(d / RESULTS).values())

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,72 +10,41 @@ from typing import Any, Callable
 from app.errors import BackendError, CiteqaError, IndexError_, InputError
 
 from . import metrics as M
+from .files import RAGAS, RESULTS, RUN, SUMMARY, append_record, read_results
+from .formats import EXPORTS, write_ragas
 from .judges import SelfJudge, make_judge
+from .parallel import in_order
 from .qa_file import QAItem, file_sha256, load_qa
+from .report import write_reports
 
-RESULTS = "results.jsonl"
-SUMMARY = "summary.json"
-RUN = "run.json"
 SCHEMA = 1
 EMPTY_INDEX = "the index is empty: run citeqa ingest (or pass --ingest)"
 # Keys of the engine description that must match when a run is resumed.
 IDENTITY_KEYS = ("backend", "model", "embedder", "index_fingerprint", "prompts_hash", "judge")
+SERIAL_BACKENDS = ("llamacpp",)  # one model context in this process: --workers > 1 is refused
 
 Progress = Callable[[int, int, float | None], None]
 
 
-# ---------------------------------------------------------------- results file
-
-def read_results(path: Path, repair: bool = False) -> dict[str, dict]:
-    """id -> record. A truncated last line (a killed run) is ignored, and cut off the file when `repair`."""
-    path = Path(path)
-    if not path.exists():
-        return {}
-    data = path.read_bytes()
-    records: dict[str, dict] = {}
-    offset = 0
-    lines = data.split(b"\n")
-    for n, raw in enumerate(lines, start=1):
-        start = offset
-        offset += len(raw) + 1
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw.decode("utf-8"))
-            if not isinstance(rec, dict) or "id" not in rec:
-                raise ValueError("no id")
-        except (ValueError, UnicodeDecodeError):
-            is_last = all(not rest.strip() for rest in lines[n:])
-            if is_last:
-                if repair:
-                    with open(path, "r+b") as f:
-                        f.truncate(start)
-                break
-            raise InputError(
-                f"{path}: line {n} is not a valid result line; delete that line (it will be run again) and use --resume"
-            ) from None
-        records[str(rec["id"])] = rec
-    return records
-
-
-def _append(f, record: dict) -> None:
-    f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    f.flush()
-    try:
-        os.fsync(f.fileno())
-    except OSError:
-        pass
-
-
 # ---------------------------------------------------------------- one question
 
-def _history(item: QAItem, items: list[QAItem], results_path: Path) -> list[tuple[str, str]] | None:
-    """The earlier turns of item's conversation, as (question, answer) pairs from this run's results."""
+def _history(item: QAItem, items: list[QAItem], answers: dict[str, str]) -> list[tuple[str, str]] | None:
+    """The earlier turns of item's conversation, as (question, answer) pairs from this run's answers (id -> text)."""
     if not item.conversation or item.turn <= 1:
         return None
-    done = read_results(results_path)
     earlier = [it for it in items if it.conversation == item.conversation and it.turn < item.turn]
-    return [(it.question, (done.get(it.id) or {}).get("answer", "")) for it in sorted(earlier, key=lambda x: x.turn)]
+    return [(it.question, answers.get(it.id, "")) for it in sorted(earlier, key=lambda x: x.turn)]
+
+
+def _units(items: list[QAItem]) -> list[list[QAItem]]:
+    """Work units for --workers: one question, or all the turns of one conversation (asked in order)."""
+    units: list[list[QAItem]] = []
+    for item in items:
+        if item.conversation and units and units[-1][0].conversation == item.conversation:
+            units[-1].append(item)
+        else:
+            units.append([item])
+    return units
 
 
 def _answer_dict(answer: Any) -> dict:
@@ -150,6 +118,7 @@ def evaluate_answer(item: QAItem, ans: dict, judge: Any, k: int | None) -> dict:
         ],
         "sentences": sentences,
         "retrieved": retrieved,
+        "retrieved_contexts": [s.get("text", "") for s in ans.get("sources", []) or []],
         "backend": ans.get("backend", ""),
         "model": ans.get("model", ""),
         "timings": timings,
@@ -256,12 +225,13 @@ def run_eval(
     judge: Any = None,
     progress: Progress | None = None,
     limit: int | None = None,
+    workers: int = 1,
+    export: tuple[str, ...] = (),
 ) -> dict:
     """Evaluate `engine` on the questions of `qa_path`; write results.jsonl, summary.json, report.md, report.html
     into `out_dir` and return the summary. `judge`: None (the engine's own checker), 'ollama:MODEL', or an object
-    with `name`, `self_judged` and `entails(passage, claim) -> bool`."""
-    from .report import write_reports
-
+    with `name`, `self_judged` and `entails(passage, claim) -> bool`. `workers` > 1 asks that many questions at once
+    (a served backend only); `export` ("ragas",) also writes those tools' files (see formats.py)."""
     items = load_qa(qa_path)  # validation first: nothing runs on an invalid file
     if limit is not None:
         if limit < 1:
@@ -273,12 +243,21 @@ def run_eval(
     results_path = out / RESULTS
     if results_path.exists() and results_path.stat().st_size > 0 and not resume:
         raise InputError(f"{results_path} already exists: add --resume to continue that run, or choose another --out")
+    unknown = [e for e in export if e not in EXPORTS]
+    if unknown:
+        raise InputError(f"--export {unknown[0]}: unknown format; give one of {', '.join(EXPORTS)}")
+    if workers < 1:
+        raise InputError(f"--workers {workers}: give a positive number")
     store = getattr(engine, "store", None)
     if store is not None and not store.exists():  # every question would be an error: say what to do instead
         raise IndexError_(EMPTY_INDEX)
     judge_obj = _resolve_judge(judge, engine)
 
     run = _describe(engine)
+    if workers > 1 and run["backend"] in SERIAL_BACKENDS:
+        raise InputError(f"--workers {workers}: the embedded model ({run['backend']}) answers one question at a time; "
+                         "use --workers 1, or a served backend (--backend ollama or openai)")
+    run["workers"] = workers
     run.update({
         "schema": SCHEMA,
         "qa_file": str(qa_path),
@@ -319,31 +298,50 @@ def run_eval(
     if progress:
         progress(finished, total, None)
     t_start = time.monotonic()
+
+    known = {i: r.get("answer", "") for i, r in done.items()}  # answers of earlier turns (resumed or this run)
+
+    def answer(item: QAItem) -> dict:
+        try:
+            history = _history(item, items, known)
+            ans = _answer_dict(engine.ask(item.question, history) if history else engine.ask(item.question))
+            error = None
+        except BackendError:
+            raise
+        except CiteqaError as e:
+            ans, error = {}, str(e)
+        except Exception as e:  # noqa: BLE001 - one broken question must not lose the run
+            ans, error = {}, f"{type(e).__name__}: {e}"
+        record = evaluate_answer(item, ans, judge_obj if not error else None, k)
+        if error:
+            record["error"] = error
+            record["passed"] = False
+        record["judge"] = judge_obj.name
+        known[item.id] = record.get("answer", "")
+        return record
+
+    def answer_unit(unit: list[QAItem]) -> list[dict]:
+        return [answer(item) for item in unit]
+
+    units = _units(todo)
+    done_before = finished
+
     with open(results_path, "a", encoding="utf-8") as f:
-        for i, item in enumerate(todo, start=1):
-            try:
-                history = _history(item, items, results_path)
-                ans = _answer_dict(engine.ask(item.question, history) if history else engine.ask(item.question))
-                error = None
-            except BackendError as e:
-                raise type(e)(
-                    f"{e} (stopped after {finished}/{total} questions; finished results are kept in {results_path}: "
-                    "fix the backend and rerun with --resume)"
-                ) from None
-            except CiteqaError as e:
-                ans, error = {}, str(e)
-            except Exception as e:  # noqa: BLE001 - one broken question must not lose the run
-                ans, error = {}, f"{type(e).__name__}: {e}"
-            record = evaluate_answer(item, ans, judge_obj if not error else None, k)
-            if error:
-                record["error"] = error
-                record["passed"] = False
-            record["judge"] = judge_obj.name
-            _append(f, record)
-            finished += 1
-            if progress:
-                elapsed = time.monotonic() - t_start
-                progress(finished, total, elapsed / i * (len(todo) - i))
+        try:
+            # concurrent units (a question, or a conversation's turns in order), written in file order: a killed
+            # run leaves a prefix, so --resume still works
+            for unit, records in in_order(answer_unit, units, workers):
+                for record in records:
+                    append_record(f, record)
+                finished += len(records)
+                if progress:
+                    elapsed, left = time.monotonic() - t_start, total - finished
+                    progress(finished, total, elapsed / max(1, finished - done_before) * left)
+        except BackendError as e:
+            raise type(e)(
+                f"{e} (stopped after {finished}/{total} questions; finished results are kept in {results_path}: "
+                "fix the backend and rerun with --resume)"
+            ) from None
 
     all_records = read_results(results_path)
     records = [all_records[it.id] for it in items if it.id in all_records]
@@ -352,4 +350,6 @@ def run_eval(
     summary = summarize(records, run)
     (out / SUMMARY).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     write_reports(summary, records, out)
+    if "ragas" in export:
+        write_ragas(records, out / RAGAS)
     return summary

