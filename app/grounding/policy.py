@@ -51,6 +51,10 @@ class GroundingPolicy:
     min_evidence: float = 0.6712         # the best evidence score (a probability) below this: refuse; the highest
                                          # point of the development half's curve whose false refusals stay <= 0.10
 
+    name_prefix_min: int = 4             # a question's name matches a longer or shorter one from this many letters
+                                         # ("Zuck" ~ "Zuckerberg"); shorter names must match whole
+    acronym_max_len: int = 2             # names this short are acronyms that translate ("IA", "US"): not required
+
     # ---- checking a sentence against a passage -----------------------------------------------------
     min_support: float = 0.55            # support = w * precision + (1 - w) * cosine must reach this
     support_precision_weight: float = 0.5
