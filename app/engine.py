@@ -184,7 +184,13 @@ class Engine:
         ref = resolve(search_q, self._profiles())
         query = strip_doc_words(search_q) or search_q
         pool = self._candidates(query, ref, max(self.policy.candidate_chunks, top_k))
-        return ref, pool, rank(search_q, pool, self.checker, self.policy, lang, ref)
+        ranked = rank(search_q, pool, self.checker, self.policy, lang, ref)
+        if ref.docs:
+            # the question names a document: the evidence is that document's, when it has any nearly as good
+            named = [c for c in ranked if c.source.doc_id in ref.docs]
+            if named and named[0].score >= ranked[0].score - self.policy.evidence_margin:
+                ranked = named
+        return ref, pool, ranked
 
     def ask_stream(self, question: str, history: list[tuple[str, str]] | None = None, *, top_k: int | None = None,
                    temperature: float | None = None, max_tokens: int | None = None) -> Iterator[Event]:
