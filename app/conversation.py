@@ -44,10 +44,13 @@ def answer_terms(answer: str) -> list[str]:
     skip = _template_words()
     text = tu.strip_citations(answer)
     out = []
-    for tok in tu.tokens(text):
-        key = tu.entity_key(tok)
-        if (key in tu.entities(text) or tok[0].isdigit()) and tu.stem(tok) not in skip:
-            out.append(tok)
+    for sent, _, _ in tu.sentences(text.replace("“", " ").replace("”", " ").replace("«", " ").replace("»", " ")):
+        ents = tu.entities(sent)
+        for i, tok in enumerate(tu.tokens(sent)):
+            if i == 0 and not any(c.isupper() for c in tok[1:]):
+                continue  # a capitalised first word is not a name ("Within a month ...")
+            if (tu.entity_key(tok) in ents or tok[0].isdigit()) and tu.stem(tok) not in skip:
+                out.append(tok)
     return list(dict.fromkeys(out))
 
 

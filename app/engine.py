@@ -177,14 +177,14 @@ class Engine:
 
         return [node_to_source(n, 0.0) for n in self.retriever.nodes if n.metadata.get("doc_id") == doc_id]
 
-    def gather(self, search_q: str, lang: str, top_k: int) -> tuple[DocRef, list[Source], list]:
+    def gather(self, search_q: str, lang: str, top_k: int, own_question: str = "") -> tuple[DocRef, list[Source], list]:
         """The evidence step, shared by answering and calibration: which documents the question names, the
         candidate passages, and their sentences ranked by evidence score."""
         self.retriever.refresh()
         ref = resolve(search_q, self._profiles())
         query = strip_doc_words(search_q) or search_q
         pool = self._candidates(query, ref, max(self.policy.candidate_chunks, top_k))
-        ranked = rank(search_q, pool, self.checker, self.policy, lang, ref)
+        ranked = rank(search_q, pool, self.checker, self.policy, lang, ref, own_question)
         if ref.docs:
             # the question names a document: the evidence is that document's, when it has any nearly as good
             named = [c for c in ranked if c.source.doc_id in ref.docs]
@@ -209,7 +209,7 @@ class Engine:
         ranked: list = []
         sources: list[Source] = []
         if search_q:
-            ref, pool, ranked = self.gather(search_q, lang, top_k)
+            ref, pool, ranked = self.gather(search_q, lang, top_k, clean_q)
             sources = pool[:top_k]
             timings.retrieve_ms = (time.perf_counter() - t0) * 1000
             yield Event("retrieved", {"sources": sources, "searched_for": search_q})
@@ -265,7 +265,8 @@ class Engine:
             yield Event("answer", finish(render([sent]), False, [sent], book))
             return
 
-        why = refusal_reason(search_q, ranked, p, lang, self.metadata_names()) if search_q else ""
+        # the gates look at the user's own words: names carried from the conversation are context, not demands
+        why = refusal_reason(clean_q, ranked, p, lang, self.metadata_names()) if search_q else ""
         if not search_q or why:
             yield from refuse("the question only contained instructions" if not clean_q else why)
             return
@@ -284,7 +285,7 @@ class Engine:
 
         def handle(raw: str) -> CheckedSentence | None:
             tc = time.perf_counter()
-            verdict, chosen = check_sentence(raw, prompt_ev, search_q, lang, self.checker, p)
+            verdict, chosen = check_sentence(raw, prompt_ev, clean_q, lang, self.checker, p)
             timings.check_ms += (time.perf_counter() - tc) * 1000
             if not verdict.supported or any(tu.fold(verdict.text) == tu.fold(k.text) for k in kept):
                 if verdict.supported:
@@ -322,17 +323,17 @@ class Engine:
             v = handle(raw)
             if v:
                 yield Event("sentence", v)
-        if not any(answers(k.text, search_q) for k in kept):
+        if not any(answers(k.text, clean_q) for k in kept):
             # no kept sentence holds what was asked: it is not an answer; quote the evidence that does
             for k in kept:
                 k.supported, k.dropped_reason = False, "does not answer what was asked"
             dropped += kept
             kept = []
             book = CitationBook(prompt_ev)
-            for i, ev in enumerate(quote_fallback(prompt_ev, lang, p, search_q)):
+            for i, ev in enumerate(quote_fallback(prompt_ev, lang, p, clean_q)):
                 intro = localized("quote", lang) if i == 0 else "“{quote}”"
                 quoted = CheckedSentence(intro.format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
-                quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, search_q))]
+                quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, clean_q))]
                 kept.append(quoted)
                 yield Event("sentence", quoted)
         if not kept:

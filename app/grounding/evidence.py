@@ -109,16 +109,19 @@ def _soft(question_words: list[str], sentence_words: list[str], vec: dict[str, n
 
 
 def features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy, lang: str,
-             ref: DocRef | None = None) -> None:
-    """Fill `feats` of every candidate (see the module docstring)."""
+             ref: DocRef | None = None, own_question: str = "") -> None:
+    """Fill `feats` of every candidate (see the module docstring). `question` is what is searched for (a
+    follow-up carries words of the conversation); `own_question`, the user's own words, decides what kind of
+    thing is asked and which numbers it names (a name from the last answer is not "new" in this one)."""
     if not cands:
         return
     p = policy
     ref = ref or DocRef()
     q_for_words = ref.remainder or question
-    ask = ask_of(question)
+    asked = own_question or question
+    ask = ask_of(asked)
     keys = key_stems(q_for_words)
-    q_nums = tu.numbers(q_for_words)
+    q_nums = tu.numbers(asked)
     qv = checker.vectors([question])[0]
     svs = checker.vectors([c.text for c in cands])
     wvs = checker.vectors([f"{c.context} {c.text}".strip() for c in cands])
@@ -148,7 +151,7 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
             "soft": soft,
             "weakest": weakest,
             "names": (sum(1 for k in keys if k in have) / len(keys)) if keys else 1.0,
-            "typed": 0.5 if not ask.kind else (1.0 if holds(c.text, question, ask) else 0.0),
+            "typed": 0.5 if not ask.kind else (1.0 if holds(c.text, asked, ask) else 0.0),
             "numbers": (sum(1 for v in q_nums if v in tu.numbers(f"{c.context} {c.text} {c.source.title}")) / len(q_nums))
             if q_nums else 1.0,
             "rank": 1.0 / (1 + c.rank),
@@ -160,10 +163,10 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
 
 
 def rank(question: str, sources: list[Source], checker: SupportChecker, policy: GroundingPolicy, lang: str,
-         ref: DocRef | None = None) -> list[Candidate]:
+         ref: DocRef | None = None, own_question: str = "") -> list[Candidate]:
     """Every candidate sentence, scored, best first."""
     cands = candidates(sources, policy)
-    features(question, cands, checker, policy, lang, ref)
+    features(question, cands, checker, policy, lang, ref, own_question)
     return sorted(cands, key=lambda c: -c.score)
 
 
