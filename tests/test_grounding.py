@@ -279,7 +279,7 @@ def test_engine_answers_cites_and_refuses_with_fakes(tmp_path):
 
     # a number the documents never give: refused, with the closest passages
     ans = eng.ask("How long did it take Threads to reach 500 million users?")
-    assert ans.refused and "500" not in ans.refusal_reason.replace("5e+08", "500") or ans.refused
+    assert ans.refused and ans.refusal_reason, ans.answer
 
     # follow-up: the search carries words from the last turn, never its template text
     prev = [("How long did it take Threads to reach 10 million users?",
