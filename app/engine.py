@@ -26,7 +26,7 @@ from app.grounding.evidence import rank, select
 from app.grounding.fallback import quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import metadata_field
+from app.grounding.question import beyond_metadata, metadata_field
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
@@ -246,11 +246,15 @@ class Engine:
         # a question about a document itself: answered from its metadata, citing its own text
         field = metadata_field(clean_q) if search_q else ""
         if field:
+            profiles = self._profiles()
             # the document meant: named by its author or language, else the one the question is about (its
             # title words are what is asked for, so they cannot be trusted to name it)
             named = sorted(ref.docs) if ref.by_person_or_language else []
-            docs = named or list(dict.fromkeys(c.source.doc_id for c in ranked[:1]))
-            profiles = self._profiles()
+            # "who wrote it?" alone, with no conversation, names no document: the documents don't say which
+            about = tu.content_stems(strip_doc_words(beyond_metadata(search_q, field)))
+            top = list(dict.fromkeys(c.source.doc_id for c in ranked[:3])) if about else []
+            # of the documents the question is about, the first that has the field (a translation may have no byline)
+            docs = named or [d for d in top if d in profiles and getattr(profiles[d], field, "x")][:1] or top[:1]
             doc = profiles.get(docs[0]) if docs else None
             ev = cited_span(field, doc, self._doc_chunks(doc.doc_id)) if doc else None
             if doc is None or ev is None:
@@ -326,7 +330,7 @@ class Engine:
         if not any(answers(k.text, clean_q) for k in kept):
             # no kept sentence holds what was asked: it is not an answer; quote the evidence that does
             for k in kept:
-                k.supported, k.dropped_reason = False, "does not answer what was asked"
+                k.supported, k.dropped_reason, k.cited = False, "does not answer what was asked", []
             dropped += kept
             kept = []
             book = CitationBook(prompt_ev)
@@ -354,7 +358,7 @@ class Engine:
 
 
 def _topic(question: str, lang: str) -> str:
-    q = question.strip().rstrip("?.!").strip()
+    q = tu.strip_citations(question).strip().rstrip("?.!").strip()
     if len(q) > 120:
         q = q[:117].rstrip() + "…"
     return f"“{q}”" if q else ("questo" if lang == "it" else "this")

@@ -22,15 +22,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # tokens, and a wheel built on a Xeon would not run on an AVX2-only EPYC. So it is built once, portable
   # (AVX2/FMA/F16C, no AVX-512 or AMX), into its own cache folder, and installed from there.
   LLAMA_VER=$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml | cut -d= -f3)
-  WHEELS="${CITEQA_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/citeqa/wheels/llama-cpp-avx2}"
+  PYTAG=$(.venv/bin/python -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+  WHEELS="${CITEQA_WHEEL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/citeqa/wheels/llama-cpp-avx2}/$PYTAG"
   if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_VER"-*.whl >/dev/null 2>&1; then
     echo "citeqa: building llama-cpp-python $LLAMA_VER for AVX2 CPUs (once, ~9 min on 2 cores)" >&2
     mkdir -p "$WHEELS"
     CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON" \
       CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-      .venv/bin/pip wheel -q --no-cache-dir --no-deps "llama-cpp-python==$LLAMA_VER" -w "$WHEELS" 2>&1 | grep -v "is ignored" || true
+      .venv/bin/pip wheel -q --no-cache-dir --no-deps "llama-cpp-python==$LLAMA_VER" -w "$WHEELS" 2>&1 | { grep -v "is ignored" || true; }
   fi
-  .venv/bin/pip install -q --no-deps --force-reinstall "$WHEELS"/llama_cpp_python-"$LLAMA_VER"-*.whl 2>&1 | grep -v "is ignored" || true
+  # never fall back to pip's native build: that is the build that dies with "Illegal instruction"
+  ls "$WHEELS"/llama_cpp_python-"$LLAMA_VER"-*.whl >/dev/null 2>&1 || {
+    echo "citeqa: error: building llama-cpp-python $LLAMA_VER failed (needs gcc, g++ and cmake); see the output above" >&2
+    exit 1
+  }
+  .venv/bin/pip install -q --no-deps --force-reinstall "$WHEELS"/llama_cpp_python-"$LLAMA_VER"-*.whl 2>&1 | { grep -v "is ignored" || true; }
   extras=""
   [ "${1:-}" = "--test" ] && extras="[test]"
   .venv/bin/pip install -q -e ".${extras}" 2>&1 | grep -v "is ignored" || true

@@ -286,3 +286,9 @@ def test_engine_answers_cites_and_refuses_with_fakes(tmp_path):
              "The documents state: “Threads crossed 10 million users within seven hours.” [1]")]
     ans = eng.ask("and how long did ChatGPT take?", prev)
     assert "documents state" not in ans.searched_for.lower() and "Threads" in ans.searched_for
+
+
+def test_metadata_questions_are_not_confused_with_other_titles_and_apostrophes():
+    assert metadata_field("What title did Meta give Yann LeCun?") == ""
+    assert metadata_field("Chi è l’autore dell’articolo?") == "author"
+    assert metadata_field("The piece that mentions the 4chan leak is titled what?") == "title"

@@ -159,7 +159,9 @@ _META = {
     "author": re.compile(r"\bwho\s+(wrote|writes|authored|penned)\b|\b(who|name)\b.*\b(author|writer)\b"
                          r"|\bwho\s+is\s+(it|this|the\s+\w+)\s+by\b|\bchi\s+(ha\s+scritto|l'ha\s+scritto|scrive|firma)\b"
                          r"|\b(l')?autor[ei]\s+(del|della|dell'|di)\b|\bchi\s+è\s+l'autore\b", _I),
-    "title": re.compile(r"\btitle[sd]?\b|\bheadline\b|\bheading\b|\btitolo\b|\btitolat[oa]\b"
+    # a title of a document ("the title of the piece", "headline"), not any title ("what title did Meta give him")
+    "title": re.compile(r"\bheadline\b|\b" + _DOC + r"\b.*\b(title[sd]?|titolo|titolat[oa])\b"
+                        r"|\b(title[sd]?|titolo|titolat[oa])\b.*\b" + _DOC + r"\b|\b(its|the)\s+title\b(?!\s+\w+\s+(gave|give))"
                         r"|\b" + _DOC + r"\b.*\b(is|was)\s+(called|named)\b|\bcome\s+si\s+intitola\b", _I),
     "language": re.compile(r"\b(what|which)\s+language\b(?!\s+model)|\blanguage\s+is\b|\bwritten\s+in\s+(what|which)\b|\bin\s+che\s+lingua\b"
                            r"|\bquale\s+lingua\b|\bin\s+quale\s+lingua\b", _I),
@@ -168,10 +170,16 @@ _META = {
 
 def metadata_field(question: str) -> str:
     """'author', 'title' or 'language' when the question asks that of a document, else ''."""
+    q = (question or "").replace("’", "'")
     for name, pat in _META.items():
-        if pat.search(question or ""):
+        if pat.search(q):
             return name
     return ""
+
+
+def beyond_metadata(question: str, field: str) -> str:
+    """The question without the words that ask for the metadata field ("who wrote", "the title of")."""
+    return _META[field].sub(" ", (question or "").replace("’", "'")) if field in _META else question
 
 
 def date_words(word: str) -> bool:
