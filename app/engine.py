@@ -251,7 +251,7 @@ class Engine:
             # title words are what is asked for, so they cannot be trusted to name it)
             named = sorted(ref.docs) if ref.by_person_or_language else []
             # "who wrote it?" alone, with no conversation, names no document: the documents don't say which
-            about = tu.content_stems(strip_doc_words(beyond_metadata(search_q, field)))
+            about = tu.content_stems(strip_doc_words(beyond_metadata(search_q)))
             top = list(dict.fromkeys(c.source.doc_id for c in ranked[:3])) if about else []
             # of the documents the question is about, the first that has the field (a translation may have no byline)
             docs = named or [d for d in top if d in profiles and getattr(profiles[d], field, "x")][:1] or top[:1]

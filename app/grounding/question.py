@@ -177,9 +177,16 @@ def metadata_field(question: str) -> str:
     return ""
 
 
-def beyond_metadata(question: str, field: str) -> str:
-    """The question without the words that ask for the metadata field ("who wrote", "the title of")."""
-    return _META[field].sub(" ", (question or "").replace("’", "'")) if field in _META else question
+_META_WORDS = frozenset("""title titles titled headline heading called named name wrote written writes write authored
+penned author writer byline language lingua titolo titolato titolata intitola scritto scritta scrive autore autrice
+firma firmato""".split())
+
+
+def beyond_metadata(question: str) -> str:
+    """The question without the words that ask for a document's title, author or language: what is left says
+    which document is meant ("... that mentions the 4chan leak")."""
+    return " ".join(t for t in (question or "").replace("’", "'").split()
+                    if tu.fold(t.strip(",.?!:;'\"")) not in _META_WORDS)
 
 
 def date_words(word: str) -> bool:
