@@ -60,6 +60,7 @@ class Engine:
         self.checker = SupportChecker(self.embedder, self.policy)
         self._backend = backend
         self._backend_why = "given" if backend else ""
+        self._metadata_cache: tuple | None = None
         self._lock = threading.Lock()
 
     # ---- parts -------------------------------------------------------------------------------
@@ -158,11 +159,22 @@ class Engine:
 
     # ---- the steps of one answer ---------------------------------------------------------------
     def _profiles(self) -> dict[str, DocProfile]:
-        return {d: DocProfile(d, i.title, i.author, i.language) for d, i in self.retriever.documents.items()}
+        return self._document_metadata()[0]
 
     def metadata_names(self) -> frozenset:
         """Names in the documents' titles and authors: a question may use them to point at a document."""
-        return frozenset().union(*(tu.entities(f"{p.title} {p.author}") for p in self._profiles().values()))
+        return self._document_metadata()[1]
+
+    def _document_metadata(self) -> tuple[dict[str, DocProfile], frozenset]:
+        """Profiles and metadata names, computed once per loaded document table (the retriever swaps the whole
+        table on a reload), not once per question."""
+        docs = self.retriever.documents
+        cached = self._metadata_cache
+        if cached is None or cached[0] is not docs:
+            profiles = {d: DocProfile(d, i.title, i.author, i.language) for d, i in docs.items()}
+            names = frozenset().union(*(tu.entities(f"{p.title} {p.author}") for p in profiles.values()))
+            cached = self._metadata_cache = (docs, profiles, names)
+        return cached[1], cached[2]
 
     def _candidates(self, query: str, ref: DocRef, n: int) -> list[Source]:
         """Passages whose sentences are scored; a named document's passages are always among them."""
