@@ -282,7 +282,7 @@ class Engine:
             return
 
         # the gates look at the user's own words: names carried from the conversation are context, not demands
-        why = refusal_reason(clean_q, ranked, p, lang, self.metadata_names()) if search_q else ""
+        why = refusal_reason(clean_q, ranked, p, self.metadata_names()) if search_q else ""
         if not search_q or why:
             yield from refuse("the question only contained instructions" if not clean_q else why)
             return

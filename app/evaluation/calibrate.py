@@ -93,8 +93,7 @@ def score(rows: list[dict], policy) -> list[dict]:
         ranked = sorted(r["ranked"], key=lambda c: -c.score)
         best = ranked[0].score if ranked else 0.0
         shown = select(ranked, policy)
-        refused = bool(refusal_reason(r["question"], ranked, replace(policy, min_evidence=0.0), r["lang"],
-                                      r["meta_names"]))
+        refused = bool(refusal_reason(r["question"], ranked, replace(policy, min_evidence=0.0), r["meta_names"]))
         quoted = [] if refused else quote_fallback(shown, r["lang"], policy, r["question"])
         by_text = {c.text: c for c in ranked}
         out.append({"id": r["id"], "answerable": r["answerable"], "best": best,

@@ -43,11 +43,10 @@ def question_names(question: str, policy: GroundingPolicy | None = None) -> set[
     return out
 
 
-def refusal_reason(question: str, ranked: list, policy: GroundingPolicy, lang: str = "",  # noqa: ARG001
+def refusal_reason(question: str, ranked: list, policy: GroundingPolicy,
                    metadata_names: set[str] | frozenset = frozenset()) -> str:
     """'' to answer, else why not. `metadata_names`: names of documents' titles and authors, which a
     question may use to point at a document rather than as a subject."""
-    """'' to answer, else why not."""
     if not ranked:
         return "no passage matches the question"
     best = ranked[0].score
