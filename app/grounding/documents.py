@@ -48,13 +48,6 @@ class DocRef:
     by_person_or_language: bool = False  # named by an author's or a language's name, not only by title words
 
 
-def profiles_from_sources(sources) -> dict[str, DocProfile]:
-    out = {}
-    for s in sources:
-        out.setdefault(s.doc_id, DocProfile(s.doc_id, s.title, s.author, s.language))
-    return out
-
-
 def resolve(question: str, profiles: dict[str, DocProfile]) -> DocRef:
     if not profiles:
         return DocRef(remainder=question)

@@ -11,12 +11,10 @@ from app.grounding.documents import DocProfile
 from app.types import Evidence, Source
 from index import language
 
-LANGUAGE_NAMES_IT = {"en": "inglese", "it": "italiano", "fr": "francese", "de": "tedesco", "es": "spagnolo",
-                     "pt": "portoghese"}
-
 
 def statement(field: str, doc: DocProfile, lang: str, template: str) -> str:
-    lang_name = LANGUAGE_NAMES_IT.get(doc.language, doc.language) if lang == "it" else language.name(doc.language)
+    # the language's Italian name is the first of index.language's other names
+    lang_name = language.OTHER_NAMES.get(doc.language, (doc.language,))[0] if lang == "it" else language.name(doc.language)
     return template.format(title=doc.title.strip() or doc.doc_id, author=doc.author.strip(), language=lang_name)
 
 

@@ -98,9 +98,6 @@ def ask_of(question: str) -> Ask:
     return Ask(kind)
 
 
-def expected_type(question: str) -> str:
-    return ask_of(question).kind
-
 
 @lru_cache(maxsize=1 << 14)
 def _new_entities(sentence: str, question: str) -> frozenset:
@@ -148,9 +145,6 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
         return any(u and (u[:4] == ask.unit[:4]) for _, u in new) or (bool(new) and ask.unit in stems)
     return bool(new) or bool(re.search(r"%|\bper ?cent\b|\bhalf\b|\btwice\b|\bdouble\b|\bmetà\b|\bdoppio\b", sentence, _I))
 
-
-def holds_expected(sentence: str, question: str, kind: str | None = None) -> bool:
-    return holds(sentence, question)
 
 
 # ---- questions about the documents themselves -------------------------------------------------------
