@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from dataclasses import replace
@@ -25,7 +24,7 @@ import numpy as np
 from app.evaluation.metrics import contains_reference
 from app.evaluation.qa_file import load_qa
 from app.grounding.answerability import refusal_reason
-from app.grounding.evidence import FEATURES, select
+from app.grounding.evidence import FEATURES, evidence_score, select
 from app.grounding.fallback import quote_fallback
 from app.grounding.question import metadata_field
 from index import language
@@ -88,8 +87,7 @@ def score(rows: list[dict], policy) -> list[dict]:
     out = []
     for r in rows:
         for c in r["ranked"]:
-            z = policy.rank_bias + sum(getattr(policy, f"rank_w_{k}") * v for k, v in c.feats.items())
-            c.score = 1 / (1 + math.exp(-z))
+            c.score = evidence_score(c.feats, policy)
         ranked = sorted(r["ranked"], key=lambda c: -c.score)
         best = ranked[0].score if ranked else 0.0
         shown = select(ranked, policy)

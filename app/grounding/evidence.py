@@ -158,8 +158,13 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
             "doc": 0.5 if not ref.docs else (1.0 if c.source.doc_id in ref.docs else 0.0),
             "lang": 1.0 if c.source.language == lang else 0.0,
         }
-        z = p.rank_bias + sum(getattr(p, f"rank_w_{k}") * v for k, v in c.feats.items())
-        c.score = 1.0 / (1.0 + math.exp(-z))
+        c.score = evidence_score(c.feats, p)
+
+
+def evidence_score(feats: dict[str, float], policy: GroundingPolicy) -> float:
+    """The policy's logistic model: the probability that a sentence with these features holds the answer."""
+    z = policy.rank_bias + sum(getattr(policy, f"rank_w_{k}") * v for k, v in feats.items())
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def rank(question: str, sources: list[Source], checker: SupportChecker, policy: GroundingPolicy, lang: str,
