@@ -26,7 +26,7 @@ from app.grounding.evidence import rank, select
 from app.grounding.fallback import quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import beyond_metadata, metadata_field
+from app.grounding.question import RECORDED, beyond_metadata, metadata_field
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
@@ -257,6 +257,9 @@ class Engine:
 
         # a question about a document itself: answered from its metadata, citing its own text
         field = metadata_field(clean_q) if search_q else ""
+        if field and field not in RECORDED:
+            yield from refuse(f"the catalog does not record a document's {field}")
+            return
         if field:
             profiles = self._profiles()
             # the document meant: named by its author or language, else the one the question is about (its
@@ -339,7 +342,7 @@ class Engine:
             v = handle(raw)
             if v:
                 yield Event("sentence", v)
-        if not any(answers(k.text, clean_q) for k in kept):
+        if not any(answers(k.text, clean_q, p) for k in kept):
             # no kept sentence holds what was asked: it is not an answer; quote the evidence that does
             for k in kept:
                 k.supported, k.dropped_reason, k.cited = False, "does not answer what was asked", []

@@ -248,7 +248,28 @@ def test_quote_fallback_quotes_only_evidence_that_answers():
     out = quote_fallback(ev, "en", POLICY, "How long did Threads take to reach 10 million users?")
     assert out and out[0].text == THREADS
     assert quote_fallback(ev[:1], "en", POLICY, "How long did Threads take to reach 10 million users?") == []
-    assert answers(THREADS, "How long did Threads take to reach 10 million users?")
+    assert answers(THREADS, "How long did Threads take to reach 10 million users?", POLICY)
+
+
+def test_a_sentence_about_another_version_is_not_an_answer():
+    llama3 = ("He begins by highlighting the impressive capabilities of Llama 3, a 70 billion parameter model, "
+              "with Meta working on an even larger 400 billion parameter version.")
+    assert not answers(llama3, "how big is llama 2, in billions of params?", POLICY)  # same name, other version
+    assert answers(llama3, "How many parameters does Llama 3 have?", POLICY)
+    llama31 = "Last week, Meta unveiled its Llama 3.1 model, boasting a whopping 405 billion parameters."
+    assert not answers(llama31, "How many parameters does GPT-4 have?", POLICY)  # another versioned thing only
+    assert answers(llama31, "How many parameters does the new Llama 3.1 have?", POLICY)
+    # a quantity written after a word is not a version ("a whopping 405 billion")
+    assert answers(llama31, "How many parameters did Meta's new model have last week?", POLICY)
+
+
+def test_a_restated_question_is_not_an_answer():
+    q = "In which areas does Zuckerberg expect outsiders to improve the model Meta launched as an open ChatGPT alternative?"
+    echo = "Zuckerberg expects outsiders to improve the model Meta launched as an open-source alternative to ChatGPT."
+    real = ("Zuckerberg anticipates a surge in crowd-sourced advancements, particularly in the realms of safety and "
+            "security, as a result of this open approach.")
+    assert not answers(echo, q, POLICY)
+    assert answers(real, q, POLICY)
 
 
 # ---- the whole answering path, with the fake embedder and a scripted model -----------------------------------
@@ -286,6 +307,12 @@ def test_engine_answers_cites_and_refuses_with_fakes(tmp_path):
              "The documents state: “Threads crossed 10 million users within seven hours.” [1]")]
     ans = eng.ask("and how long did ChatGPT take?", prev)
     assert "documents state" not in ans.searched_for.lower() and "Threads" in ans.searched_for
+
+    # what the catalog does not record is refused, not guessed from a date in the text
+    for q in ("When was the Threads article published?", "Who translated the Threads article?"):
+        ans = eng.ask(q)
+        assert ans.refused and "catalog" in ans.refusal_reason, (q, ans.answer)
+    assert not eng.ask("When was ChatGPT launched, according to the Threads article?").refusal_reason.startswith("the catalog")
 
 
 def test_metadata_questions_are_not_confused_with_other_titles_and_apostrophes():

@@ -10,7 +10,7 @@ def quote_fallback(evidence: list[Evidence], lang: str, policy: GroundingPolicy,
     """The best evidence that holds what the question asks for (in the question's language when nearly as
     good), plus the best other sentence of the same document when it scores within `policy.quote_margin`.
     Nothing when no evidence holds what is asked: then the answer is a refusal."""
-    answering = [e for e in evidence if answers(e.text, question)] if question else list(evidence)
+    answering = [e for e in evidence if answers(e.text, question, policy)] if question else list(evidence)
     if not answering:
         return []
     pool = [e for e in answering if e.source.language == lang]

@@ -147,6 +147,43 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
 
 
 
+# ---- versions: "Llama 2" is not "Llama 3" -----------------------------------------------------------
+_VERSIONED = re.compile(r"\b([^\W\d_][\w]*?)(?:[\s\-]?)(\d+(?:\.\d+)*[a-z]?)\b")
+
+
+def versioned_names(text: str, names_only: bool = False) -> set[tuple[str, str]]:
+    """(name, version) pairs: "Llama 3.1" -> ("llama", "3.1"), "GPT-4o" -> ("gpt", "4o"), "llama3" -> ("llama", "3").
+    A name is a word of two letters or more that is not a function word, month or weekday; `names_only` also
+    asks that it be written as a name (a capital, or glued to its number: "gpt-4", "llama3")."""
+    out = set()
+    for m in _VERSIONED.finditer(tu.CITE.sub(" ", text or "")):
+        name, ver = m.group(1), m.group(2)
+        key = tu.fold(name)
+        if len(key) < 2 or key in tu.stopwords() or date_words(name) or date_words(ver):
+            continue
+        glued = m.end(1) == m.start(2) or text[m.end(1):m.start(2)] == "-"
+        if names_only and not (name[0].isupper() or any(c.isupper() for c in name[1:]) or glued):
+            continue
+        out.add((key, ver.lower()))
+    return out
+
+
+def other_version(sentence: str, question: str) -> bool:
+    """True when the sentence is about another version of what the question names: it names the question's
+    "Llama 2" only as "Llama 3", or names versioned things ("Llama 3.1") and none that the question names
+    ("GPT-4"). Numbers are not paraphrased: such a sentence does not answer the question."""
+    asked = versioned_names(question)
+    if not asked:
+        return False
+    if asked & versioned_names(sentence):
+        return False
+    have = versioned_names(sentence, names_only=True)  # "a whopping 405 billion" is a quantity, not a version
+    names = {n for n, _ in have}
+    if any(n in names for n, _ in asked):
+        return True  # the same name, another version
+    return bool(versioned_names(question, names_only=True)) and bool(have)
+
+
 # ---- questions about the documents themselves -------------------------------------------------------
 _DOC = r"(article|piece|post|blog|story|video|episode|summary|document|translation|write-?up|essay|articolo|pezzo|traduzione|documento)"
 _META = {
@@ -157,13 +194,22 @@ _META = {
     "title": re.compile(r"\bheadline\b|\b" + _DOC + r"\b.*\b(title[sd]?|titolo|titolat[oa])\b"
                         r"|\b(title[sd]?|titolo|titolat[oa])\b.*\b" + _DOC + r"\b|\b(its|the)\s+title\b(?!\s+\w+\s+(gave|give))"
                         r"|\b" + _DOC + r"\b.*\b(is|was)\s+(called|named)\b|\bcome\s+si\s+intitola\b", _I),
+    # what the catalog does not record: asked of a document, these are refused, never guessed from its text
+    "date": re.compile(r"\bpublication\s+date\b|\bdata\s+di\s+pubblicazione\b|\b(when|what\s+date|which\s+day)\b.*\b" + _DOC +
+                       r"\b.*\b(published|posted|uploaded|written)\b|\bquando\b.*\b(pubblicat[oa]|uscit[oa])\b.*\b" + _DOC + r"\b"
+                       r"|\bquando\b.*\b" + _DOC + r"\b.*\b(pubblicat[oa]|uscit[oa])\b", _I),
+    "translator": re.compile(r"\bwho\s+translated\b|\btranslator\b|\bchi\s+ha\s+tradotto\b|\btraduttor[ei]\b|\btradott[oa]\s+da\s+chi\b", _I),
     "language": re.compile(r"\b(what|which)\s+language\b(?!\s+model)|\blanguage\s+is\b|\bwritten\s+in\s+(what|which)\b|\bin\s+che\s+lingua\b"
                            r"|\bquale\s+lingua\b|\bin\s+quale\s+lingua\b", _I),
 }
 
 
+RECORDED = ("author", "title", "language")  # the fields a document's metadata holds
+
+
 def metadata_field(question: str) -> str:
-    """'author', 'title' or 'language' when the question asks that of a document, else ''."""
+    """'author', 'title' or 'language' when the question asks that of a document; 'date' or 'translator' when it
+    asks what the catalog does not record; else ''."""
     q = (question or "").replace("’", "'")
     for name, pat in _META.items():
         if pat.search(q):
