@@ -295,6 +295,7 @@ class Engine:
         timings.prompt_ms += (time.perf_counter() - tp) * 1000
 
         book = CitationBook(prompt_ev)
+        rests_on: set[int] = set()  # the evidence numbers the kept sentences cite
         kept: list[CheckedSentence] = []
         dropped: list[CheckedSentence] = []
         assembler = SentenceAssembler()
@@ -312,6 +313,7 @@ class Engine:
                 dropped.append(verdict)
                 return None
             verdict.cited = [book.cite(e, True, sc, ctx) for e, sc, ctx in chosen]
+            rests_on.update(e.n for e, _, _ in chosen)
             kept.append(verdict)
             return verdict
 
@@ -342,10 +344,14 @@ class Engine:
             v = handle(raw)
             if v:
                 yield Event("sentence", v)
-        if not any(answers(k.text, clean_q, p) for k in kept):
-            # no kept sentence holds what was asked: it is not an answer; quote the evidence that does
+        # the best evidence that answers (by the calibrated evidence score, not by the model's choice)
+        best_answer = next((e for e in prompt_ev if answers(e.text, clean_q, p)), None)
+        answered = any(answers(k.text, clean_q, p) for k in kept)
+        if not answered or (best_answer and best_answer.n not in rests_on):
+            # no kept sentence holds what was asked, or none rests on the best evidence that does: quote it
+            why = "rests on weaker evidence than the best that answers" if answered else "does not answer what was asked"
             for k in kept:
-                k.supported, k.dropped_reason, k.cited = False, "does not answer what was asked", []
+                k.supported, k.dropped_reason, k.cited = False, why, []
             dropped += kept
             kept = []
             book = CitationBook(prompt_ev)

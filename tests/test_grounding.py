@@ -6,6 +6,9 @@ never carries template text into the search.
 """
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
 from fakes import FakeEmbedder, ScriptedBackend, evidence, source
@@ -256,11 +259,21 @@ def test_a_sentence_about_another_version_is_not_an_answer():
               "with Meta working on an even larger 400 billion parameter version.")
     assert not answers(llama3, "how big is llama 2, in billions of params?", POLICY)  # same name, other version
     assert answers(llama3, "How many parameters does Llama 3 have?", POLICY)
+    # the sentence before it may name the asked version ("the model" is Llama 2 there)
+    it = "The model has 70 billion parameters, as many as Llama 3."
+    assert answers(it, "How many parameters does Llama 2 have?", POLICY, context="Meta released Llama 2 in July.")
+    assert not answers(it, "How many parameters does Llama 2 have?", POLICY)
     llama31 = "Last week, Meta unveiled its Llama 3.1 model, boasting a whopping 405 billion parameters."
-    assert not answers(llama31, "How many parameters does GPT-4 have?", POLICY)  # another versioned thing only
-    assert answers(llama31, "How many parameters does the new Llama 3.1 have?", POLICY)
-    # a quantity written after a word is not a version ("a whopping 405 billion")
+    assert answers(llama31, "How many parameters does the new Llama 3 have?", POLICY)  # 3 covers its 3.1 release
+    assert not answers(llama31, "How many parameters does Llama 3.2 have?", POLICY)
+    # a quantity written after a word is not a version ("a whopping 405 billion"); other names are not judged
     assert answers(llama31, "How many parameters did Meta's new model have last week?", POLICY)
+    assert answers("The Llama 3.1 model has 405 billion parameters.", "How many parameters does GPT-4 have?", POLICY)
+    # and the quote fallback skips it for the evidence that does answer
+    s0 = source("a.txt", llama3 + " Llama 2 came in sizes up to 70 billion parameters.")
+    ev = [evidence(1, s0, llama3, score=0.9), evidence(2, s0, "Llama 2 came in sizes up to 70 billion parameters.", score=0.8)]
+    out = quote_fallback(ev, "en", POLICY, "how big is llama 2, in billions of params?")
+    assert [e.n for e in out] == [2]
 
 
 def test_a_restated_question_is_not_an_answer():
@@ -313,6 +326,39 @@ def test_engine_answers_cites_and_refuses_with_fakes(tmp_path):
         ans = eng.ask(q)
         assert ans.refused and "catalog" in ans.refusal_reason, (q, ans.answer)
     assert not eng.ask("When was ChatGPT launched, according to the Threads article?").refusal_reason.startswith("the catalog")
+
+
+class _CitesWeakest(ScriptedBackend):
+    """Copies the last (weakest) evidence sentence it is shown, with its number: a model that picks badly."""
+
+    def stream(self, messages, **kw):
+        shown = re.findall(r"^\[(\d+)\] (.+)$", messages[-1].content, re.M)
+        n, text = shown[-1]
+        self.reply = f"{text.rstrip('.')} [{n}]."
+        return super().stream(messages, **kw)
+
+
+def test_the_answer_rests_on_the_best_evidence_not_on_the_models_pick(tmp_path):
+    from app.config import load_settings
+    from app.engine import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "threads.txt").write_text("Threads and ChatGPT\n\n" + THREADS + "\n\n" + CURRENT + "\n\n" + LLAMA3 + "\n",
+                                      encoding="utf-8")
+    settings = load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp")
+    eng = Engine(settings, backend=_CitesWeakest(), embedder=FakeEmbedder())
+    # show the model every sentence, however weak, and let it cite any of them
+    eng.policy = replace(eng.policy, evidence_margin=1.0, relevance_margin=1.0)
+    eng.checker.policy = eng.policy
+    assert not eng.ingest().failed
+    q = "What happened with Threads and ChatGPT users?"
+    ans = eng.ask(q)
+    shown = re.findall(r"^\[(\d+)\] (.+)$", eng.backend.seen[-1][-1].content, re.M)
+    assert len(shown) >= 2, shown  # the model was shown a better sentence than the one it picked
+    assert not ans.refused, ans.refusal_reason
+    assert ans.citations[0].quote == shown[0][1], ans.answer  # the best evidence is what the answer quotes
+    assert any(s.dropped_reason == "rests on weaker evidence than the best that answers" for s in ans.sentences)
 
 
 def test_metadata_questions_are_not_confused_with_other_titles_and_apostrophes():

@@ -16,11 +16,15 @@ from app.grounding.question import ask_of, date_words, holds, other_version
 _WORD = re.compile(r"[^\W_][\w'’\-.,%]*[^\W_%]|[^\W_]|\d+%?", re.UNICODE)
 
 
-def answers(sentence: str, question: str, policy: GroundingPolicy) -> bool:
-    """The sentence holds what the question asks for, about the version of the thing the question names, and
-    says more than the question does (a restated question is not an answer)."""
-    new = set(tu.content_stems(tu.strip_citations(sentence))) - set(tu.content_stems(question))
-    return len(new) >= policy.min_new_stems and holds(sentence, question) and not other_version(sentence, question)
+def answers(sentence: str, question: str, policy: GroundingPolicy, context: str = "") -> bool:
+    """The sentence holds what the question asks for, about the version of the thing the question names (the
+    sentence before it, `context`, may name it), and says more than the question does (a restated question is
+    not an answer)."""
+    stems = set(tu.content_stems(tu.strip_citations(sentence)))
+    new = stems - set(tu.content_stems(question))
+    if not new or len(new) < policy.min_new_share * len(stems):
+        return False
+    return holds(sentence, question) and not other_version(sentence, question, context)
 
 
 def answer_span(sentence: str, question: str) -> tuple[int, int] | None:

@@ -65,9 +65,11 @@ class GroundingPolicy:
     min_claim_stems: int = 2             # fewer content words: too short to check
     language_check_words: int = 5        # sentences this long must be in the question's language
     max_sentences: int = 3               # kept model sentences per answer
-    min_new_stems: int = 2               # an answer tells something the question did not: fewer new content words
-                                         # and it only restates the question (every sentence that holds a reference
-                                         # answer on the development half adds 2 or more)
+    min_new_share: float = 0.2           # an answer tells something the question did not: a sentence whose content
+                                         # words are almost all the question's only restates it. On the development
+                                         # half every sentence holding a reference answer has >= 0.40 new; a short
+                                         # answer to a typed question ("Meta's CEO is Zuckerberg") 0.25-0.33; the
+                                         # restatements the model wrote, about 0.1
 
     # ---- quote fallback -------------------------------------------------------------------------------
     quote_margin: float = 0.15           # quote a second sentence of the same document within this of the best

@@ -148,7 +148,7 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
 
 
 # ---- versions: "Llama 2" is not "Llama 3" -----------------------------------------------------------
-_VERSIONED = re.compile(r"\b([^\W\d_][\w]*?)(?:[\s\-]?)(\d+(?:\.\d+)*[a-z]?)\b")
+_VERSIONED = re.compile(r"\b([^\W\d_][\w]*?)(?:[\s\-]?)(\d+(?:\.\d+)*[a-zA-Z]?)\b")
 
 
 def versioned_names(text: str, names_only: bool = False) -> set[tuple[str, str]]:
@@ -156,37 +156,59 @@ def versioned_names(text: str, names_only: bool = False) -> set[tuple[str, str]]
     A name is a word of two letters or more that is not a function word, month or weekday; `names_only` also
     asks that it be written as a name (a capital, or glued to its number: "gpt-4", "llama3")."""
     out = set()
-    for m in _VERSIONED.finditer(tu.CITE.sub(" ", text or "")):
+    plain = tu.CITE.sub(" ", text or "")
+    for m in _VERSIONED.finditer(plain):
         name, ver = m.group(1), m.group(2)
         key = tu.fold(name)
         if len(key) < 2 or key in tu.stopwords() or date_words(name) or date_words(ver):
             continue
-        glued = m.end(1) == m.start(2) or text[m.end(1):m.start(2)] == "-"
+        glued = m.end(1) == m.start(2) or plain[m.end(1):m.start(2)] == "-"
         if names_only and not (name[0].isupper() or any(c.isupper() for c in name[1:]) or glued):
             continue
         out.add((key, ver.lower()))
     return out
 
 
-def other_version(sentence: str, question: str) -> bool:
-    """True when the sentence is about another version of what the question names: it names the question's
-    "Llama 2" only as "Llama 3", or names versioned things ("Llama 3.1") and none that the question names
-    ("GPT-4"). Numbers are not paraphrased: such a sentence does not answer the question."""
+def _same_version(asked: str, have: str) -> bool:
+    """"3" covers "3.1" (a family and its release); "3.1" is not "3", nor "4" "4o"."""
+    return have == asked or have.startswith(asked + ".")
+
+
+def other_version(sentence: str, question: str, context: str = "") -> bool:
+    """True when the sentence names what the question names only in another version: asked about "Llama 2", it
+    names "Llama 3" and not "Llama 2" (nor does the sentence before it, `context`). Numbers are not paraphrased:
+    such a sentence is about something else, and does not answer. A sentence that names other versioned things
+    beside ("ten times GPT-3") is not judged: it may compare."""
     asked = versioned_names(question)
     if not asked:
         return False
-    if asked & versioned_names(sentence):
-        return False
+    every = versioned_names(f"{context} {sentence}")
     have = versioned_names(sentence, names_only=True)  # "a whopping 405 billion" is a quantity, not a version
-    names = {n for n, _ in have}
-    if any(n in names for n, _ in asked):
-        return True  # the same name, another version
-    return bool(versioned_names(question, names_only=True)) and bool(have)
+    for name, ver in asked:
+        if any(n == name and _same_version(ver, v) for n, v in every):
+            continue
+        if any(n == name for n, _ in have):
+            return True  # the same name, another version only
+    return False
 
 
 # ---- questions about the documents themselves -------------------------------------------------------
 _DOC = r"(article|piece|post|blog|story|video|episode|summary|document|translation|write-?up|essay|articolo|pezzo|traduzione|documento)"
+_DOCW = r"(?<![\w-])" + _DOC + r"(?![\w-])"  # a document word on its own ("post", not "post-training")
+_DOCD = _DOCW.replace("translation|", "")  # dates: "the translation model ... published" is not a document
+_END = r"\s*[?.!]*\s*$"  # the verb closes the question: "when was the article published?"
 _META = {
+    # what the catalog does not record, asked of a document: refused, never guessed from its text
+    "date": re.compile(r"\bpublication\s+date\s+of\s+(the|this|that|his|her|its)\s+" + _DOCD +
+                       r"|\b(when|what\s+date|which\s+day)\b.*" + _DOCD + r".*\b(published|posted|uploaded|written)" + _END +
+                       r"|\bwhen\s+was\s+(it|this|that)\s+(published|posted|uploaded|written)" + _END +
+                       r"|\bwhen\s+did\b.*\bpublish\s+(the|this|that|his|her|its)\s+" + _DOCD +
+                       r"|\bdata\s+di\s+pubblicazione\s+(del|della|dell'|di)\s*" + _DOCD +
+                       r"|\b(quando|in\s+che\s+data)\b.*" + _DOCD + r".*\b(pubblicat[oa]|uscit[oa])" + _END +
+                       r"|\b(quando|in\s+che\s+data)\s+(è|e'|é)\s+(stat[oa]\s+)?(pubblicat[oa]|uscit[oa])\s+(il|lo|la|l')\s*" + _DOCD + _END, _I),
+    "translator": re.compile(r"\bwho\s+translated(\s+\S+){0,5}?\s+" + _DOCW + r"|\btranslator\s+of\s+(the|this|that)\s+"
+                             + _DOCW + r"|" + _DOCW + r"\s+(was\s+)?translated\s+by\s+(whom|who)\b|\bchi\s+ha\s+tradotto(\s+\S+){0,5}?\s+(il\s+|lo\s+|la\s+|l')?"
+                             + _DOCW + r"|\btraduttor[ei]\s+(del|della|dell')\s*" + _DOCW, _I),
     "author": re.compile(r"\bwho\s+(wrote|writes|authored|penned)\b|\b(who|name)\b.*\b(author|writer)\b"
                          r"|\bwho\s+is\s+(it|this|the\s+\w+)\s+by\b|\bchi\s+(ha\s+scritto|l'ha\s+scritto|scrive|firma)\b"
                          r"|\b(l')?autor[ei]\s+(del|della|dell'|di)\b|\bchi\s+è\s+l'autore\b", _I),
@@ -194,11 +216,6 @@ _META = {
     "title": re.compile(r"\bheadline\b|\b" + _DOC + r"\b.*\b(title[sd]?|titolo|titolat[oa])\b"
                         r"|\b(title[sd]?|titolo|titolat[oa])\b.*\b" + _DOC + r"\b|\b(its|the)\s+title\b(?!\s+\w+\s+(gave|give))"
                         r"|\b" + _DOC + r"\b.*\b(is|was)\s+(called|named)\b|\bcome\s+si\s+intitola\b", _I),
-    # what the catalog does not record: asked of a document, these are refused, never guessed from its text
-    "date": re.compile(r"\bpublication\s+date\b|\bdata\s+di\s+pubblicazione\b|\b(when|what\s+date|which\s+day)\b.*\b" + _DOC +
-                       r"\b.*\b(published|posted|uploaded|written)\b|\bquando\b.*\b(pubblicat[oa]|uscit[oa])\b.*\b" + _DOC + r"\b"
-                       r"|\bquando\b.*\b" + _DOC + r"\b.*\b(pubblicat[oa]|uscit[oa])\b", _I),
-    "translator": re.compile(r"\bwho\s+translated\b|\btranslator\b|\bchi\s+ha\s+tradotto\b|\btraduttor[ei]\b|\btradott[oa]\s+da\s+chi\b", _I),
     "language": re.compile(r"\b(what|which)\s+language\b(?!\s+model)|\blanguage\s+is\b|\bwritten\s+in\s+(what|which)\b|\bin\s+che\s+lingua\b"
                            r"|\bquale\s+lingua\b|\bin\s+quale\s+lingua\b", _I),
 }
