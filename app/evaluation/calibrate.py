@@ -4,8 +4,10 @@
 
 Runs the answering pipeline's own evidence step (`Engine.gather`: documents named, candidate passages, ranked
 sentences) for every question, without the language model, and labels each candidate sentence 1 when it
-holds a reference answer (every sentence of an unanswerable question is 0). A logistic regression on the
-features of grounding/evidence.py gives the `rank_*` weights; the answer-or-refuse threshold `min_evidence`
+holds a reference answer (every sentence of an unanswerable question is 0). The `rank_*` weights over the
+features of grounding/evidence.py are fitted to rank each question's answering sentences first (`fit_ranking`:
+what the answer quotes is the top sentence, so evidence@1 is what matters), then scaled to a probability; the
+answer-or-refuse threshold `min_evidence`
 is the highest point of the development half's curve whose false-refusal rate stays within the product's
 target (0.10): as many unanswerable questions refused as that allows. It prints the policy lines to paste into
 app/grounding/policy.py, and the same figures for `--test` (never used for fitting) beside them.
@@ -81,6 +83,42 @@ def fit(rows: list[dict], l2: float = 1e-3, steps: int = 50) -> tuple[float, np.
     return float(beta[-1]), w
 
 
+def fit_ranking(rows: list[dict], l2: float = 1e-3, steps: int = 3000, lr: float = 0.05) -> tuple[float, np.ndarray]:
+    """Weights that rank each answerable question's answering sentences first (conditional logit: maximise, per
+    question, the softmax probability of its hits among its own candidates), every weight >= 0 (projected
+    gradient). Evidence@1 is what the answer quotes, so that is what is fitted, rather than each sentence's
+    hit-or-not on its own. Then one scale and bias map the ranking score to a probability of holding the answer
+    (a one-feature logistic fit over every candidate, unanswerable questions' included), so that `min_evidence`
+    can be read on a common scale across questions."""
+    groups = []
+    for r in rows:
+        hits = np.array([c["hit"] for c in r["cands"]], dtype=bool)
+        if r["answerable"] and hits.any() and not hits.all():
+            groups.append((np.array([c["f"] for c in r["cands"]], dtype=np.float64), hits))
+    d = len(FEATURES)
+    w = np.full(d, 0.5)
+    m = np.zeros(d)
+    v = np.zeros(d)
+    for t in range(1, steps + 1):  # Adam on the mean negative log-likelihood, projected onto w >= 0
+        g = 2 * l2 * w
+        for X, hits in groups:
+            s = X @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            q = np.where(hits, p, 0.0)
+            q /= q.sum()
+            g += X.T @ (p - q) / len(groups)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w = np.maximum(w - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8), 0.0)
+    X = np.array([c["f"] for r in rows for c in r["cands"]], dtype=np.float64)
+    y = np.array([c["hit"] for r in rows for c in r["cands"]], dtype=np.float64)
+    z = X @ w
+    sc = [{"f": [zi], "hit": yi} for zi, yi in zip(z, y)]
+    b, a = fit([{"cands": sc}], l2=1e-6)
+    return b, w * float(a[0])
+
+
 def score(rows: list[dict], policy) -> list[dict]:
     """Re-score every question's candidates with `policy`'s weights and run the answering path's own
     evidence choice and quote fallback on them (no language model): is the answer quoted, or refused?"""
@@ -143,7 +181,7 @@ def choose_l2(rows: list[dict], policy, grid=(1e-4, 1e-3, 1e-2), folds: int = 5)
         for k in range(folds):
             train = [r for r in rows if fold_of[_group(r["id"])] != k]
             held = [r for r in rows if fold_of[_group(r["id"])] == k]
-            b, w = fit(train, l2=l2)
+            b, w = fit_ranking(train, l2=l2)
             pol = replace(policy, rank_bias=b, **{f"rank_w_{f}": float(v) for f, v in zip(FEATURES, w)})
             sc = [x for x in score(held, pol) if x["answerable"]]
             hits += sum(x["top_hit"] for x in sc)
@@ -168,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     cv = {}
     if not a.keep_weights:
         l2, cv = choose_l2(dev, policy)
-        b, w = fit(dev, l2=l2)
+        b, w = fit_ranking(dev, l2=l2)
         policy = replace(policy, rank_bias=round(b, 3), **{f"rank_w_{k}": round(float(v), 3) for k, v in zip(FEATURES, w)})
         policy = replace(policy, min_evidence=choose_threshold(score(dev, policy)))
     t = policy.min_evidence

@@ -3,10 +3,14 @@
 A sentence's features (all in [0, 1], computed in `features`):
   cos       dense similarity of question and sentence (MiniLM)
   window    dense similarity of question and the sentence with the one before it (its context)
-  lexical   share of the question's content stems in sentence + context (names and numbers weigh more;
-            words that name the sentence's document, "the Italian article", count as present)
+  lexical   share of the question's content stems in the sentence (names and numbers weigh more, rare words
+            more than common ones; words that name the sentence's document, "the Italian article", count as
+            present)
   soft      the same with soft matching: each question word takes its best word-embedding similarity to a
             word of the sentence ("earnings" ~ "revenue"), so other wording is not a miss
+  lexical_ctx, soft_ctx
+            the same two over the sentence and the one before it: the context may hold what "he" or "the
+            model" stands for, but a sentence must not win only by following the one that matches
   weakest   the question word the sentence covers worst (its best similarity): a near miss asks for one
             thing the sentence does not have ("the exact date", "in dollars")
   names     share of the question's names and numbers present in the sentence, its context or its document's
@@ -37,7 +41,7 @@ from app.grounding.policy import GroundingPolicy
 from app.grounding.question import ask_of, holds
 from app.types import Evidence, Source
 
-FEATURES = ("cos", "window", "lexical", "soft", "weakest", "names", "numbers", "typed", "rank", "doc", "lang")
+FEATURES = ("cos", "window", "lexical", "soft", "weakest", "names", "numbers", "typed", "rank", "doc", "lang", "lexical_ctx", "soft_ctx")
 
 
 def key_stems(question: str) -> set[str]:
@@ -143,11 +147,15 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
     for c, sv, wv, sw in zip(cands, svs, wvs, sent_words):
         meta = ref.meta_stems.get(c.source.doc_id, frozenset())
         have = set(tu.content_stems(f"{c.context} {c.text}")) | meta
-        soft, weakest = _soft([w for w in q_words if tu.stem(w) not in meta], sw, vec, idf)
+        soft_ctx, _ = _soft([w for w in q_words if tu.stem(w) not in meta], sw, vec, idf)
+        own = tu.content_words(c.text)
+        soft, weakest = _soft([w for w in q_words if tu.stem(w) not in meta], own, vec, idf)
         c.feats = {
             "cos": max(float(np.dot(qv, sv)), 0.0),
             "window": max(float(np.dot(qv, wv)), 0.0),
-            "lexical": lexical_coverage(q_for_words, f"{c.context} {c.text}", p.name_weight, meta, idf),
+            "lexical": lexical_coverage(q_for_words, c.text, p.name_weight, meta, idf),
+            "lexical_ctx": lexical_coverage(q_for_words, f"{c.context} {c.text}", p.name_weight, meta, idf),
+            "soft_ctx": soft_ctx,
             "soft": soft,
             "weakest": weakest,
             "names": (sum(1 for k in keys if k in have) / len(keys)) if keys else 1.0,

@@ -30,25 +30,28 @@ class GroundingPolicy:
     candidate_chunks: int = 12           # passages whose sentences are scored (more than top_k: the sentence
                                          # that answers a paraphrase may sit in a lower-ranked chunk)
     # evidence score = logistic(rank_bias + sum of rank_w_<feature> * feature), see grounding/evidence.py;
-    # fitted on seeds/qa_dev.jsonl by `python -m app.evaluation.calibrate` (label: the sentence holds a
-    # reference answer; every sentence of an unanswerable question is a negative; weights kept >= 0, a
-    # feature that would go negative is dropped; ridge strength chosen by 5-fold cross-validation by fact).
-    # Weights at 0 (window, weakest, names, lang) added nothing on the development half beyond the others.
-    rank_bias: float = -3.748
-    rank_w_cos: float = 1.058
+    # fitted on seeds/qa_dev.jsonl by `python -m app.evaluation.calibrate`: the weights rank each answerable
+    # question's answering sentences (those holding a reference answer) first among its own candidates
+    # (conditional logit, every weight >= 0, ridge strength chosen by 5-fold cross-validation by fact), then one
+    # scale and the bias make the score the probability that a sentence holds the answer (unanswerable questions'
+    # sentences are all negatives there). Weights at 0 added nothing on the development half beyond the others.
+    rank_bias: float = -3.546
+    rank_w_cos: float = 2.047
     rank_w_window: float = 0.0
-    rank_w_lexical: float = 1.756
-    rank_w_soft: float = 1.674
+    rank_w_lexical: float = 0.819
+    rank_w_soft: float = 1.617
     rank_w_weakest: float = 0.0
     rank_w_names: float = 0.0
-    rank_w_numbers: float = 0.792
-    rank_w_typed: float = 1.686
-    rank_w_rank: float = 0.76
-    rank_w_doc: float = 0.423
+    rank_w_numbers: float = 0.0
+    rank_w_typed: float = 0.857
+    rank_w_rank: float = 0.713
+    rank_w_doc: float = 1.637
     rank_w_lang: float = 0.0
+    rank_w_lexical_ctx: float = 1.28
+    rank_w_soft_ctx: float = 0.168
 
     # ---- answer or refuse ---------------------------------------------------------------------------
-    min_evidence: float = 0.6712         # the best evidence score (a probability) below this: refuse; the highest
+    min_evidence: float = 0.7036         # the best evidence score (a probability) below this: refuse; the highest
                                          # point of the development half's curve whose false refusals stay <= 0.10
 
     name_prefix_min: int = 4             # a question's name matches a longer or shorter one from this many letters
