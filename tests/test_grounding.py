@@ -276,6 +276,20 @@ def test_a_sentence_about_another_version_is_not_an_answer():
     assert [e.n for e in out] == [2]
 
 
+def test_a_quote_that_points_back_brings_the_sentence_it_points_to():
+    risks = "Embracing open-source AI comes with risks, especially concerning privacy and security."
+    clash = "Meta's clash with Apple over integrating Llama into the Apple Intelligence platform underscores these concerns."
+    s0 = source("a.txt", "Some intro here for the page. " + risks + " " + clash, start=100)
+    q = "What concerns does the clash with Apple highlight?"
+    out = quote_fallback([evidence(1, s0, clash, score=0.9, context=risks)], "en", POLICY, q)
+    assert len(out) == 1 and out[0].text == risks + " " + clash  # one exact quote of both sentences
+    assert s0.text[out[0].start - s0.start:out[0].end - s0.start] == out[0].text
+    plain = "Meta's clash with Apple over integrating Llama into the Apple Intelligence platform made news."
+    s1 = source("b.txt", risks + " " + plain)
+    out = quote_fallback([evidence(1, s1, plain, score=0.9, context=risks)], "en", POLICY, q)
+    assert [e.text for e in out] == [plain]  # a sentence that stands alone is quoted alone
+
+
 def test_a_restated_question_is_not_an_answer():
     q = "In which areas does Zuckerberg expect outsiders to improve the model Meta launched as an open ChatGPT alternative?"
     echo = "Zuckerberg expects outsiders to improve the model Meta launched as an open-source alternative to ChatGPT."

@@ -134,7 +134,7 @@ def score(rows: list[dict], policy) -> list[dict]:
         by_text = {c.text: c for c in ranked}
         out.append({"id": r["id"], "answerable": r["answerable"], "best": best,
                     "top_hit": bool(ranked and ranked[0].hit), "hit_at3": any(c.hit for c in ranked[:3]),
-                    "quotable": bool(quoted), "quote_hit": any(by_text[e.text].hit for e in quoted)})
+                    "quotable": bool(quoted), "quote_hit": any(c.hit for e in quoted for c in ranked if c.text in e.text)})
     return out
 
 
