@@ -9,7 +9,8 @@ features of grounding/evidence.py are fitted to rank each question's answering s
 what the answer quotes is the top sentence, so evidence@1 is what matters), then scaled to a probability; the
 answer-or-refuse threshold `min_evidence`
 is the highest point of the development half's curve whose false-refusal rate stays within the product's
-target (0.10): as many unanswerable questions refused as that allows. It prints the policy lines to paste into
+target (0.10): as many unanswerable questions refused as that allows. That curve is drawn from out-of-fold
+scores (each question scored by weights fitted without its fact), because in-sample scores are optimistic. It prints the policy lines to paste into
 app/grounding/policy.py, and the same figures for `--test` (never used for fitting) beside them.
 """
 from __future__ import annotations
@@ -170,23 +171,30 @@ def _group(row_id: str) -> str:
     return re.sub(r"[-_#]\d+$", "", row_id)
 
 
-def choose_l2(rows: list[dict], policy, grid=(1e-4, 1e-3, 1e-2), folds: int = 5) -> tuple[float, dict]:
-    """The ridge strength with the best evidence@1 under cross-validation by fact within the development half
-    (a fact's phrasings are never split between fitting and scoring)."""
+def _weighted(policy, b: float, w) -> "object":
+    return replace(policy, rank_bias=round(b, 3), **{f"rank_w_{f}": round(float(v), 3) for f, v in zip(FEATURES, w)})
+
+
+def out_of_fold(rows: list[dict], policy, l2: float, folds: int = 5) -> list[dict]:
+    """Every development question scored by weights fitted without it: 5-fold cross-validation by fact (a fact's
+    phrasings are never split between fitting and scoring). Scores of the questions a model was fitted on are
+    optimistic, and a threshold read off them refuses more answerable questions on new ones than it did there."""
     facts = sorted({_group(r["id"]) for r in rows})
     fold_of = {f: i % folds for i, f in enumerate(facts)}
+    out = []
+    for k in range(folds):
+        train = [r for r in rows if fold_of[_group(r["id"])] != k]
+        held = [r for r in rows if fold_of[_group(r["id"])] == k]
+        out += score(held, _weighted(policy, *fit_ranking(train, l2=l2)))
+    return out
+
+
+def choose_l2(rows: list[dict], policy, grid=(1e-4, 1e-3, 1e-2), folds: int = 5) -> tuple[float, dict]:
+    """The ridge strength with the best out-of-fold evidence@1 within the development half."""
     result = {}
     for l2 in grid:
-        hits = n = 0
-        for k in range(folds):
-            train = [r for r in rows if fold_of[_group(r["id"])] != k]
-            held = [r for r in rows if fold_of[_group(r["id"])] == k]
-            b, w = fit_ranking(train, l2=l2)
-            pol = replace(policy, rank_bias=b, **{f"rank_w_{f}": float(v) for f, v in zip(FEATURES, w)})
-            sc = [x for x in score(held, pol) if x["answerable"]]
-            hits += sum(x["top_hit"] for x in sc)
-            n += len(sc)
-        result[l2] = round(hits / max(1, n), 3)
+        sc = [x for x in out_of_fold(rows, policy, l2, folds) if x["answerable"]]
+        result[l2] = round(sum(x["top_hit"] for x in sc) / max(1, len(sc)), 3)
     return max(result, key=lambda k: (result[k], -k)), result
 
 
@@ -206,9 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     cv = {}
     if not a.keep_weights:
         l2, cv = choose_l2(dev, policy)
-        b, w = fit_ranking(dev, l2=l2)
-        policy = replace(policy, rank_bias=round(b, 3), **{f"rank_w_{k}": round(float(v), 3) for k, v in zip(FEATURES, w)})
-        policy = replace(policy, min_evidence=choose_threshold(score(dev, policy)))
+        # the threshold is read off out-of-fold scores (as new questions will score), the weights fitted on all
+        threshold = choose_threshold(out_of_fold(dev, policy, l2))
+        policy = replace(_weighted(policy, *fit_ranking(dev, l2=l2)), min_evidence=threshold)
     t = policy.min_evidence
     report = {"weights": {k: getattr(policy, k) for k in ["rank_bias", *(f"rank_w_{f}" for f in FEATURES)]},
               "min_evidence": t, "cross_validated_evidence_at_1_by_l2": cv, "dev": figures(score(dev, policy), t)}
