@@ -23,7 +23,7 @@ from app.grounding.answerability import refusal_reason
 from app.grounding.answers import answer_span, answers
 from app.grounding.documents import DocProfile, DocRef, resolve, strip_doc_words
 from app.grounding.evidence import rank, select
-from app.grounding.fallback import best_answering, quote_fallback, with_context
+from app.grounding.fallback import best_answering, quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import RECORDED, beyond_metadata, metadata_field
@@ -346,10 +346,13 @@ class Engine:
                 yield Event("sentence", v)
         # the best evidence that answers, by the calibrated evidence score (not by the model's choice)
         best_answer = best_answering(prompt_ev, lang, p, clean_q)
-        if not any(answers(k.text, clean_q, p) for k in kept):
-            # no kept sentence holds what was asked: it is not an answer; quote the evidence that does
+        answered = any(answers(k.text, clean_q, p) for k in kept)
+        if not answered or (best_answer is not None and best_answer.n not in rests_on):
+            # no kept sentence holds what was asked, or none rests on the best evidence that does (the small
+            # default model often copies a weaker sentence, and binds it wrongly): quote the evidence instead
+            why = "rests on weaker evidence than the best that answers" if answered else "does not answer what was asked"
             for k in kept:
-                k.supported, k.dropped_reason, k.cited = False, "does not answer what was asked", []
+                k.supported, k.dropped_reason, k.cited = False, why, []
             dropped += kept
             kept = []
             book = CitationBook(prompt_ev)
@@ -359,14 +362,6 @@ class Engine:
                 quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, clean_q))]
                 kept.append(quoted)
                 yield Event("sentence", quoted)
-        elif best_answer is not None and best_answer.n not in rests_on:
-            # the model's sentences answer, but none rests on the best evidence that does (a small model often
-            # copies a weaker one): that evidence is quoted after them, so the answer holds it either way
-            ev = with_context(best_answer, clean_q)
-            quoted = CheckedSentence(localized("quote", lang).format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
-            quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, clean_q))]
-            kept.append(quoted)
-            yield Event("sentence", quoted)
         if not kept:
             yield from refuse("no evidence sentence holds what the question asks for")
             return
