@@ -7,11 +7,11 @@ sentences) for every question, without the language model, and labels each candi
 holds a reference answer (every sentence of an unanswerable question is 0). The `rank_*` weights over the
 features of grounding/evidence.py are fitted to rank each question's answering sentences first (`fit_ranking`:
 what the answer quotes is the top sentence, so evidence@1 is what matters), then scaled to a probability; the
-answer-or-refuse threshold `min_evidence`
-is the highest point of the development half's curve whose false-refusal rate stays within the product's
-target (0.10): as many unanswerable questions refused as that allows. That curve is drawn from out-of-fold
-scores (each question scored by weights fitted without its fact), because in-sample scores are optimistic. It prints the policy lines to paste into
-app/grounding/policy.py, and the same figures for `--test` (never used for fitting) beside them.
+answer-or-refuse threshold `min_evidence` is the highest point of the development half's curve whose
+false-refusal rate stays within the product's target (0.10): as many unanswerable questions refused as that
+allows. That curve is drawn from out-of-fold scores (each question scored by weights fitted without its fact),
+because in-sample scores are optimistic. It prints the policy lines to paste into app/grounding/policy.py, and
+the same figures for `--test` (never used for fitting) beside them.
 """
 from __future__ import annotations
 
@@ -132,7 +132,6 @@ def score(rows: list[dict], policy) -> list[dict]:
         shown = select(ranked, policy)
         refused = bool(refusal_reason(r["question"], ranked, replace(policy, min_evidence=0.0), r["meta_names"]))
         quoted = [] if refused else quote_fallback(shown, r["lang"], policy, r["question"])
-        by_text = {c.text: c for c in ranked}
         out.append({"id": r["id"], "answerable": r["answerable"], "best": best,
                     "top_hit": bool(ranked and ranked[0].hit), "hit_at3": any(c.hit for c in ranked[:3]),
                     "quotable": bool(quoted), "quote_hit": any(c.hit for e in quoted for c in ranked if c.text in e.text)})

@@ -97,19 +97,24 @@ def candidates(sources: list[Source], policy: GroundingPolicy) -> list[Candidate
     return out
 
 
-def _soft(question_words: list[str], sentence_words: list[str], vec: dict[str, np.ndarray],
-          idf: dict[str, float] | None = None) -> tuple[float, float]:
-    """(mean, min) over the question's words of the best word-vector similarity to a word of the sentence
-    (1 for the same stem)."""
+def _soft(question_words: list[str], sentence_words: list[str], own_words: set[str], vec: dict[str, np.ndarray],
+          idf: dict[str, float] | None = None) -> tuple[float, float, float]:
+    """Over the question's words, each word's best word-vector similarity to a word of the sentence (1 for the
+    same stem): (mean, min) over the sentence's own words, and the mean over all of `sentence_words` (the
+    sentence with its context). One similarity matrix serves all three."""
     if not question_words or not sentence_words:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     q = np.stack([vec[w] for w in question_words])
     s = np.stack([vec[w] for w in sentence_words])
-    sims = q @ s.T
     exact = np.array([[tu.stem(a) == tu.stem(b) for b in sentence_words] for a in question_words], dtype=np.float32)
-    best = np.maximum(sims, exact).max(axis=1).clip(0, 1)
+    sims = np.maximum(q @ s.T, exact)
     w = np.array([(idf or {}).get(tu.stem(x), 1.0) for x in question_words])
-    return float((best * w).sum() / w.sum()), float(best.min())
+    every = sims.max(axis=1).clip(0, 1)
+    mine = np.array([x in own_words for x in sentence_words])
+    if not mine.any():
+        return 0.0, 0.0, float((every * w).sum() / w.sum())
+    best = sims[:, mine].max(axis=1).clip(0, 1)
+    return float((best * w).sum() / w.sum()), float(best.min()), float((every * w).sum() / w.sum())
 
 
 def features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy, lang: str,
@@ -147,9 +152,8 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
     for c, sv, wv, sw in zip(cands, svs, wvs, sent_words):
         meta = ref.meta_stems.get(c.source.doc_id, frozenset())
         have = set(tu.content_stems(f"{c.context} {c.text}")) | meta
-        soft_ctx, _ = _soft([w for w in q_words if tu.stem(w) not in meta], sw, vec, idf)
-        own = tu.content_words(c.text)
-        soft, weakest = _soft([w for w in q_words if tu.stem(w) not in meta], own, vec, idf)
+        soft, weakest, soft_ctx = _soft([w for w in q_words if tu.stem(w) not in meta], sw, set(tu.content_words(c.text)),
+                                        vec, idf)
         c.feats = {
             "cos": max(float(np.dot(qv, sv)), 0.0),
             "window": max(float(np.dot(qv, wv)), 0.0),

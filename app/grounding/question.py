@@ -196,8 +196,8 @@ def other_version(sentence: str, question: str, context: str = "") -> bool:
 _DOC = r"(article|piece|post|blog|story|video|episode|summary|document|translation|write-?up|essay|articolo|pezzo|traduzione|documento)"
 _DOCW = r"(?<![\w-])" + _DOC + r"(?![\w-])"  # a document word on its own ("post", not "post-training")
 _DOCD = _DOCW.replace("translation|", "")  # dates: "the translation model ... published" is not a document
-_END = r"\s*[?.!]*\s*$"
-_THE = r"(the|this|that|his|her|its|their|[\w\-]+\s+[\w\-]+'s|[\w\-]+'s)\s+((\w+|\w+'s)\s+){0,2}?"  # "Mohit Pandey's", "the Italian""  # the verb closes the question: "when was the article published?"
+_END = r"\s*[?.!]*\s*$"  # the verb closes the question: "when was the article published?"
+_THE = r"(the|this|that|his|her|its|their|[\w\-]+\s+[\w\-]+'s|[\w\-]+'s)\s+((\w+|\w+'s)\s+){0,2}?"  # "Mohit Pandey's", "the Italian"
 _META = {
     # what the catalog does not record, asked of a document: refused, never guessed from its text
     # the document is the subject: "when was Mohit Pandey's article about Threads published", not "when was the
