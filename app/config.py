@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     min_support: float | None = Field(None, ge=0.0, le=1.0, description="A sentence needs this support score to stay.")
     relevance_margin: float | None = Field(None, ge=0.0, le=1.0, description="A model sentence must cite evidence within this of the best evidence score.")
     max_question_chars: int = Field(2000, ge=10)
+    translator: Literal["apertium", "none"] = Field(
+        "apertium", description="Translate a question into the documents' language for searching and scoring "
+                                "evidence (`apertium` when installed; `none`: use the question as asked).")
 
     # chat server
     host: str = "127.0.0.1"

@@ -30,6 +30,7 @@ from app.grounding.question import RECORDED, beyond_metadata, metadata_field
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
+from app.translation import Translator, select_translator
 from app.sanitize import strip_controls
 from app.types import Answer, CheckedSentence, Evidence, Source, Timings
 from index import language
@@ -51,13 +52,14 @@ class Event:
 
 class Engine:
     def __init__(self, settings: Settings | None = None, backend: LLMBackend | None = None,
-                 embedder: Embedder | None = None):
+                 embedder: Embedder | None = None, translator: Translator | None = None):
         self.settings = settings or Settings()
         self.embedder = embedder or make_embedder(self.settings)
         self.store = ChromaStore(self.settings)
         self.retriever = HybridRetriever(self.settings, self.embedder, self.store)
         self.policy = GroundingPolicy.from_settings(self.settings)
         self.checker = SupportChecker(self.embedder, self.policy)
+        self.translator = translator or select_translator(self.settings.translator)
         self._backend = backend
         self._backend_why = "given" if backend else ""
         self._metadata_cache: tuple | None = None
@@ -189,14 +191,30 @@ class Engine:
 
         return [node_to_source(n, 0.0) for n in self.retriever.nodes if n.metadata.get("doc_id") == doc_id]
 
+    def translation(self, question: str, lang: str) -> str:
+        """The question in the language most of the documents are in, when it is asked in another ("" when
+        they are in its language, or no translator can take it there)."""
+        langs = [d.language or "en" for d in self.retriever.documents.values()]
+        target = max(set(langs), key=langs.count) if langs else ""
+        if not target or target == lang:
+            return ""
+        return self.translator.translate(question, lang, target)
+
     def gather(self, search_q: str, lang: str, top_k: int, own_question: str = "") -> tuple[DocRef, list[Source], list]:
         """The evidence step, shared by answering and calibration: which documents the question names, the
         candidate passages, and their sentences ranked by evidence score."""
         self.retriever.refresh()
-        ref = resolve(search_q, self._profiles())
+        profiles = self._profiles()
+        ref = resolve(search_q, profiles)
         query = strip_doc_words(search_q) or search_q
-        pool = self._candidates(query, ref, max(self.policy.candidate_chunks, top_k))
-        ranked = rank(search_q, pool, self.checker, self.policy, lang, ref, own_question)
+        n = max(self.policy.candidate_chunks, top_k)
+        pool = self._candidates(query, ref, n)
+        gloss = self.translation(search_q, lang)
+        if gloss:
+            # the question in the documents' language finds and scores their sentences by meaning
+            pool = _interleave(pool, self._candidates(strip_doc_words(gloss) or gloss, ref, n))
+        ranked = rank(search_q, pool, self.checker, self.policy, lang, ref, own_question,
+                      gloss=gloss, gloss_ref=resolve(gloss, profiles) if gloss else None)
         if ref.docs:
             # the question names a document: the evidence is that document's, when it has any nearly as good
             named = [c for c in ranked if c.source.doc_id in ref.docs]
@@ -377,6 +395,17 @@ class Engine:
             messages += [Message("user", template("answer").format(sources=ex_sources, question=ex_question, language="English")),
                          Message("assistant", ex_answer)]
         return messages + [Message("user", user)]
+
+
+def _interleave(a: list[Source], b: list[Source]) -> list[Source]:
+    """Two ranked lists of passages as one, alternating, each passage once."""
+    out, seen = [], set()
+    for pair in zip(a + [None] * len(b), b + [None] * len(a)):
+        for s in pair:
+            if s is not None and s.chunk_id not in seen:
+                seen.add(s.chunk_id)
+                out.append(s)
+    return out
 
 
 def _topic(question: str, lang: str) -> str:

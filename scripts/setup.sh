@@ -43,11 +43,23 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -c "import app, index, llama_cpp, chromadb, gradio" >/dev/null
   echo "$want" > "$stamp"
 fi
+# Debian packages, installed with apt where it is available (as root, or through sudo)
+apt_install() {  # apt_install WHAT-FOR PACKAGE...
+  local why=$1; shift
+  local run=""
+  [ "$(id -u)" = 0 ] || run="sudo"
+  command -v apt-get >/dev/null 2>&1 || { echo "citeqa: no apt-get here: install $* yourself ($why)" >&2; return 0; }
+  ($run apt-get update -qq && $run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null) \
+    || echo "citeqa: could not install $* ($why)" >&2
+}
+# Apertium translates a question into the documents' language (Italian reaches English through Spanish)
+modes=$( (apertium -l 2>/dev/null || true) | tr -d ' ')
+if ! { printf '%s\n' "$modes" | grep -qx 'ita-spa' && printf '%s\n' "$modes" | grep -qx 'spa-eng'; }; then
+  echo "citeqa: installing Apertium (offline translation of questions) from Debian" >&2
+  apt_install "without it, a question in another language than the documents is searched as asked" \
+    apertium cg3 apertium-spa-ita apertium-eng-spa
+fi
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null 2>&1; then
   echo "citeqa: installing Debian chromium for the browser test" >&2
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "citeqa: could not install chromium; the browser test will fail" >&2
-  else
-    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "citeqa: could not install chromium; the browser test will fail" >&2
-  fi
+  apt_install "the browser test will fail" chromium
 fi

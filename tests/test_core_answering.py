@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from _fixtures_core import D0, D1, SEVEN_HOURS, THREADS_IT, THREADS_Q
+from _fixtures_core import D0, D1, D3, SEVEN_HOURS, THREADS_IT, THREADS_Q
 from index import language
 
 pytestmark = pytest.mark.slow
@@ -194,6 +194,16 @@ def test_a_question_naming_the_document_is_answered_from_it(engine):
     assert not a.refused, (a.refusal_reason, a.answer)
     assert D1 in _cited_docs(a), a.citations
     assert any(x in a.answer.lower() for x in SEVEN_HOURS), a.answer
+    _assert_citations_exact(engine, a)
+
+
+def test_an_italian_question_over_an_english_only_article_is_answered_from_it(engine):
+    """Article 003 exists only in English: the question's Apertium translation (installed by the set-up) finds
+    and scores its sentence; the answer quotes it, citing 003."""
+    assert engine.translator.name == "apertium", "Apertium is not installed: run scripts/setup.sh"
+    a = engine.ask("Con quale azienda Meta si è scontrata per l'integrazione di Llama?")
+    assert not a.refused, (a.refusal_reason, a.answer)
+    assert "Apple" in a.answer and D3 in _cited_docs(a), a.answer
     _assert_citations_exact(engine, a)
 
 

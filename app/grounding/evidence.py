@@ -180,11 +180,28 @@ def evidence_score(feats: dict[str, float], policy: GroundingPolicy) -> float:
 
 
 def rank(question: str, sources: list[Source], checker: SupportChecker, policy: GroundingPolicy, lang: str,
-         ref: DocRef | None = None, own_question: str = "") -> list[Candidate]:
-    """Every candidate sentence, scored, best first."""
+         ref: DocRef | None = None, own_question: str = "", gloss: str = "", gloss_ref: DocRef | None = None
+         ) -> list[Candidate]:
+    """Every candidate sentence, scored, best first. `gloss`, the question translated into the language of
+    the sentences not in `lang`, scores those sentences too: each of their features is the better of the
+    question's and the translation's (names and cognates match as asked, the rest by the translation)."""
     cands = candidates(sources, policy)
     features(question, cands, checker, policy, lang, ref, own_question)
+    other = [c for c in cands if c.source.language != lang]
+    if gloss and other:
+        asked = dict((id(c), c.feats) for c in other)
+        ref = ref or DocRef()  # the documents named are the question's; the words left, the translation's
+        g_ref = DocRef(ref.docs, (gloss_ref.remainder if gloss_ref else "") or gloss, ref.meta_stems,
+                       ref.by_person_or_language)
+        features(gloss, other, checker, policy, lang, g_ref, own_question or question)
+        for c in other:
+            c.feats = {k: max(v, asked[id(c)][k]) if k in _TRANSLATED else asked[id(c)][k] for k, v in c.feats.items()}
+            c.score = evidence_score(c.feats, policy)
     return sorted(cands, key=lambda c: -c.score)
+
+
+# the features a translation of the question can improve (not the kind asked, the rank, the document or language)
+_TRANSLATED = frozenset({"cos", "window", "lexical", "soft", "weakest", "names", "numbers", "lexical_ctx", "soft_ctx"})
 
 
 def select(ranked: list[Candidate], policy: GroundingPolicy, k: int | None = None) -> list[Evidence]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from app.grounding import text as tu
 from app.grounding.answers import answers
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import other_version
@@ -32,14 +33,33 @@ def with_context(e: Evidence, question: str) -> Evidence:
 
 
 def best_answering(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "") -> Evidence | None:
-    """The best evidence that holds what the question asks for, in the question's language when nearly as good."""
+    """The best evidence that holds what the question asks for; the same claim in the question's language when
+    one is nearly as good (a translated document)."""
     answering = [e for e in evidence if answers(e.text, question, policy, e.context)] if question else list(evidence)
     if not answering:
         return None
-    pool = [e for e in answering if e.source.language == lang]
-    if not pool or pool[0].score < answering[0].score - policy.quote_margin:
-        pool = answering
-    return pool[0]
+    best = answering[0]
+    if best.source.language == lang:
+        return best
+    # the same claim in the question's language (a translation keeps the names and numbers), when nearly as good
+    same = [e for e in answering if e.source.language == lang and e.score >= best.score - policy.quote_margin
+            and same_claim(e.text, best.text)]
+    return same[0] if same else best
+
+
+def _names(text: str) -> set:
+    """The names and numbers of a sentence (its first word only when it is mixed-case: "Interestingly" is not
+    a name)."""
+    words = text.split(maxsplit=1)
+    first = words[0] if words and not any(c.isupper() for c in words[0][1:]) else ""
+    rest = text[len(first):] if first else text
+    return tu.entities(rest) | {str(v) for v in tu.numbers(text)}
+
+
+def same_claim(a: str, b: str) -> bool:
+    """Two sentences (in two languages) say the same when they share most of their names and numbers."""
+    na, nb = _names(a), _names(b)
+    return bool(na and nb) and len(na & nb) >= 0.5 * len(na | nb)
 
 
 def quote_fallback(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "") -> list[Evidence]:

@@ -35,23 +35,23 @@ class GroundingPolicy:
     # (conditional logit, every weight >= 0, ridge strength chosen by 5-fold cross-validation by fact), then one
     # scale and the bias make the score the probability that a sentence holds the answer (unanswerable questions'
     # sentences are all negatives there). Weights at 0 added nothing on the development half beyond the others.
-    rank_bias: float = -3.779
-    rank_w_cos: float = 2.179
+    rank_bias: float = -3.215
+    rank_w_cos: float = 3.132
     rank_w_window: float = 0.0
-    rank_w_lexical: float = 0.856
-    rank_w_soft: float = 1.097
+    rank_w_lexical: float = 0.0
+    rank_w_soft: float = 2.053
     rank_w_weakest: float = 0.0
     rank_w_names: float = 0.0
     rank_w_numbers: float = 0.0
-    rank_w_typed: float = 0.806
-    rank_w_rank: float = 0.673
-    rank_w_doc: float = 2.667
+    rank_w_typed: float = 0.725
+    rank_w_rank: float = 0.628
+    rank_w_doc: float = 0.0
     rank_w_lang: float = 0.0
-    rank_w_lexical_ctx: float = 1.149
-    rank_w_soft_ctx: float = 0.0
+    rank_w_lexical_ctx: float = 0.527
+    rank_w_soft_ctx: float = 0.871
 
     # ---- answer or refuse ---------------------------------------------------------------------------
-    min_evidence: float = 0.6674         # the best evidence score (a probability) below this: refuse; the highest
+    min_evidence: float = 0.5776         # the best evidence score (a probability) below this: refuse; the highest
                                          # point of the development half's curve whose false refusals stay <= 0.10,
                                          # the curve drawn from out-of-fold scores (calibrate.out_of_fold)
 

@@ -215,7 +215,7 @@ _META = {
                              r"|\btraduttor[ei]\s+(del|della|dell')\s*" + _DOCW, _I),
     "author": re.compile(r"\bwho\s+(wrote|writes|authored|penned)\b|\b(who|name)\b.*\b(author|writer)\b"
                          r"|\bwho\s+is\s+(it|this|the\s+\w+)\s+by\b|\bchi\s+(ha\s+scritto|l'ha\s+scritto|scrive|firma)\b"
-                         r"|\b(l')?autor[ei]\s+(del|della|dell'|di)\b|\bchi\s+è\s+l'autore\b", _I),
+                         r"|\b(chi|qual\s+è|quale\s+è|nome)\b.*\bautor[ei]\b", _I),
     # a title of a document ("the title of the piece", "headline"), not any title ("what title did Meta give him")
     "title": re.compile(r"\bheadline\b|\b" + _DOC + r"\b.*\b(title[sd]?|titolo|titolat[oa])\b"
                         r"|\b(title[sd]?|titolo|titolat[oa])\b.*\b" + _DOC + r"\b|\b(its|the)\s+title\b(?!\s+\w+\s+(gave|give))"

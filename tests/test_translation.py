@@ -1,0 +1,116 @@
+"""Questions in another language than the documents: the translator's plumbing and how a translation scores
+evidence. Fast: a dictionary stands in for Apertium here; tests/test_core_answering.py runs the real one."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from fakes import FakeEmbedder, evidence, source
+
+from app.grounding.checking import SupportChecker
+from app.grounding.evidence import rank
+from app.grounding.fallback import best_answering, same_claim
+from app.grounding.policy import GroundingPolicy
+from app.grounding.question import metadata_field
+from app.translation import Apertium, NoTranslator, protect, select_translator, unprotect
+
+POLICY = GroundingPolicy()
+APPLE = "Meta’s clash with Apple over integrating Llama into the Apple Intelligence platform underscores these concerns."
+OPEN = "Meta released Llama as an open model that anyone can download and build on."
+QUESTION = "Con quale azienda Meta si è scontrata per l'integrazione di Llama?"
+GLOSS = "With which company Meta is clashed for the integration of Llama?"
+
+
+class DictTranslator:
+    name = "dict"
+
+    def __init__(self, table: dict[str, str]):
+        self.table, self.calls = table, []
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        self.calls.append((text, source, target))
+        return self.table.get(text, "")
+
+
+def test_names_numbers_and_quoted_titles_pass_through_untranslated():
+    assert protect("Quanto ha speso Meta per sviluppare Llama 3.1?") == "Quanto ha speso [Meta] per sviluppare [Llama 3.1]?"
+    assert protect("Chi ha scritto 'Meta is Approaching the AI Race'?") == "Chi ha scritto ['Meta is Approaching the AI Race']?"
+    # an apostrophe is not a quote, and a capitalised first word is not a name unless it looks like one
+    assert protect("Secondo l'articolo sull'approccio di OpenAI") == "Secondo l'articolo sull'approccio di [OpenAI]"
+    assert protect("GPT-4 e 4chan") == "[GPT-4] e [4chan]"
+    assert unprotect("With which company [Meta] is  clashed for the *IA of **Llama?\uffff") == \
+        "With which company Meta is clashed for the IA of Llama?"
+
+
+def test_a_pair_without_a_direct_mode_goes_through_a_language_between(monkeypatch):
+    t = Apertium()
+    monkeypatch.setattr(Apertium, "modes", lambda self: frozenset({"ita-spa", "spa-eng", "spa-ita", "eng-spa"}))
+    assert t.route("it", "en") == ["ita-spa", "spa-eng"]
+    assert t.route("es", "en") == ["spa-eng"]
+    assert t.route("de", "en") == []
+    monkeypatch.setattr(Apertium, "modes", lambda self: frozenset())
+    assert t.translate("Ciao mondo", "it", "en") == ""  # no Apertium: the question is used as asked
+
+
+def test_without_apertium_the_question_is_used_as_asked(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert isinstance(select_translator("apertium"), NoTranslator)
+    assert isinstance(select_translator("none"), NoTranslator)
+
+
+def test_the_translation_finds_the_english_sentence_that_answers_an_italian_question():
+    checker = SupportChecker(FakeEmbedder(), POLICY)
+    src = [source("en.txt", OPEN + " " + APPLE, language="en")]
+    as_asked = rank(QUESTION, src, checker, POLICY, "it")
+    translated = rank(QUESTION, src, checker, POLICY, "it", gloss=GLOSS)
+    score = {c.text: c.score for c in as_asked}
+    assert translated[0].text == APPLE
+    # as asked, only the names and one cognate match; the translation matches the rest of the question
+    assert translated[0].score > score[APPLE] + 0.1
+    # sentences in the question's own language keep the scores of the question as asked
+    it_src = [source("it.txt", "Meta si è scontrata con Apple per l'integrazione di Llama nella piattaforma.", language="it")]
+    a = rank(QUESTION, it_src, checker, POLICY, "it")[0].score
+    b = rank(QUESTION, it_src, checker, POLICY, "it", gloss=GLOSS)[0].score
+    assert a == b
+
+
+def test_the_engine_translates_only_into_the_documents_language(tmp_path):
+    from app.config import load_settings
+    from app.engine import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "llama.txt").write_text("Llama and Apple\n\n" + OPEN + "\n\n" + APPLE + "\n", encoding="utf-8")
+    tr = DictTranslator({QUESTION: GLOSS})
+    eng = Engine(load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp"),
+                 embedder=FakeEmbedder(), translator=tr)
+    assert not eng.ingest().failed
+    _, _, ranked = eng.gather(QUESTION, "it", 5)
+    assert ranked[0].text == APPLE and tr.calls == [(QUESTION, "it", "en")]
+    tr.calls.clear()
+    eng.gather("Which company did Meta clash with?", "en", 5)
+    assert tr.calls == []  # a question in the documents' language is not translated
+
+
+def test_the_same_claim_in_the_questions_language_is_quoted_not_another():
+    en = source("en.txt", APPLE + " " + OPEN, language="en")
+    it_same = "La disputa di Meta con Apple sull'integrazione di Llama in Apple Intelligence sottolinea questi timori."
+    it_other = "Meta ha rilasciato Llama 2 come modello aperto per tutti, disse Zuckerberg."
+    it = source("it.txt", it_same + " " + it_other, language="it")
+    assert same_claim(it_same, APPLE) and not same_claim(it_other, APPLE)
+    best = evidence(1, en, APPLE, score=0.9)
+    other = evidence(2, it, it_other, score=0.85)
+    same = evidence(3, it, it_same, score=0.8)
+    q = "Con quale azienda Meta si è scontrata?"
+    assert best_answering([best, other], "it", POLICY, q).text == APPLE  # not an Italian sentence on another matter
+    assert best_answering([best, other, same], "it", POLICY, q).text == it_same
+
+
+@pytest.mark.parametrize("q,field", [
+    ("Quale teoria, secondo l'autore del post, padroneggia Zuckerberg?", ""),  # "according to the author": content
+    ("Chi è l'autore del post?", "author"),
+    ("Qual è il nome dell'autore dell'articolo?", "author"),
+])
+def test_according_to_the_author_is_not_a_question_about_the_author(q, field):
+    assert metadata_field(q) == field
