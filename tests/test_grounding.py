@@ -428,3 +428,21 @@ def test_metadata_questions_are_not_confused_with_other_titles_and_apostrophes()
     assert metadata_field("What title did Meta give Yann LeCun?") == ""
     assert metadata_field("Chi è l’autore dell’articolo?") == "author"
     assert metadata_field("The piece that mentions the 4chan leak is titled what?") == "title"
+
+
+def test_evidence_about_another_name_than_the_one_asked_is_not_quoted():
+    llama31 = "Last week, Meta unveiled its Llama 3.1 model, boasting a whopping 405 billion parameters."
+    s0 = source("a.txt", llama31, title="Meta's Llama 3.1")
+    ev = [evidence(1, s0, llama31, score=0.9)]
+    # "Super LLaMA" is in none of the sentence, the one before it, or its document's title: a near miss
+    assert quote_fallback(ev, "en", POLICY, "When is Super LLaMA going to be released?") == []
+    assert quote_fallback(ev, "en", POLICY, "When did Meta unveil Llama 3.1?")
+    # an acronym of the question is there when the sentence spells it out
+    launch = ("CEO Mark Zuckerberg spoke of Meta's stance after the launch of their latest large language model, Llama 2, as an "
+              "open-source alternative to ChatGPT.")
+    s1 = source("b.txt", launch)
+    q = "Which LLM had Meta just launched as an alternative to ChatGPT?"
+    out = quote_fallback([evidence(1, s1, launch)], "en", POLICY, q)
+    assert out and "Llama 2" in out[0].text
+    other = launch.replace("latest large language model", "newest big model")
+    assert quote_fallback([evidence(1, source("c.txt", other), other)], "en", POLICY, q) == []

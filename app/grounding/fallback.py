@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 from app.grounding import text as tu
+from app.grounding.answerability import _has_name, question_names
 from app.grounding.answers import answers
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import other_version
@@ -32,10 +33,25 @@ def with_context(e: Evidence, question: str) -> Evidence:
     return Evidence(e.n, s, s.text[e.context_start - s.start: e.end - s.start], e.context_start, e.end, e.score)
 
 
+def about_named(e: Evidence, question: str, policy: GroundingPolicy) -> bool:
+    """The evidence is about every name the question asks about: in the sentence, the one before it, or its
+    document's title and author ("When will Super LLaMA be released?" is not answered by a sentence on Llama 3.1)."""
+    names = question_names(question, policy)
+    if not names:
+        return True
+    words = tu.tokens(f"{e.context} {e.text} {e.source.title} {e.source.author}")
+    have = {tu.entity_key(w) for w in words}
+    # an acronym is also present spelled out: "LLM" in "large language model"
+    initials = "".join(tu.fold(w)[:1] for w in words)
+    acronyms = {tu.entity_key(t) for t in tu.tokens(question) if t.isupper() and len(t) > 1}
+    return all(_has_name(n, have, policy.name_prefix_min) or (n in acronyms and n in initials) for n in names)
+
+
 def best_answering(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "") -> Evidence | None:
     """The best evidence that holds what the question asks for; the same claim in the question's language when
     one is nearly as good (a translated document)."""
-    answering = [e for e in evidence if answers(e.text, question, policy, e.context)] if question else list(evidence)
+    answering = [e for e in evidence if answers(e.text, question, policy, e.context) and about_named(e, question, policy)
+                 ] if question else list(evidence)
     if not answering:
         return None
     best = answering[0]
