@@ -210,6 +210,9 @@ def task_answer(a: dict) -> dict:
             cap.capture_only = False
             # forget what the capture pass cached, so the timed ask pays for it as it would have
             _clear_query_cache(eng)
+            clear_translations = getattr(getattr(type(eng.translator), "translate", None), "cache_clear", None)
+            if clear_translations:
+                clear_translations()  # the timed ask translates the question again, as a new question would
             with eng.checker._lock:
                 for key in [k for k in eng.checker._cache if k not in known]:
                     del eng.checker._cache[key]
