@@ -173,7 +173,17 @@ class Engine:
         docs = self.retriever.documents
         cached = self._metadata_cache
         if cached is None or cached[0] is not docs:
-            profiles = {d: DocProfile(d, i.title, i.author, i.language) for d, i in docs.items()}
+            # a title in another language than most documents' is also matched in theirs ("the translated version
+            # of 'The Biggest Winner from Threads'" names "Il più grande vincitore di Threads (traduzione italiana)")
+            main = self._main_language()
+            other = [d for d, i in docs.items() if (i.language or "en") != main and i.title]
+            by_lang: dict[str, list[str]] = {}
+            for d in other:
+                by_lang.setdefault(docs[d].language or "en", []).append(d)
+            translated = {}
+            for lang, ids in by_lang.items():
+                translated.update(zip(ids, self.translator.translate_many([docs[d].title for d in ids], lang, main)))
+            profiles = {d: DocProfile(d, i.title, i.author, i.language, translated.get(d, "")) for d, i in docs.items()}
             names = frozenset().union(*(tu.entities(f"{p.title} {p.author}") for p in profiles.values()))
             cached = self._metadata_cache = (docs, profiles, names)
         return cached[1], cached[2]
@@ -191,11 +201,15 @@ class Engine:
 
         return [node_to_source(n, 0.0) for n in self.retriever.nodes if n.metadata.get("doc_id") == doc_id]
 
+    def _main_language(self) -> str:
+        """The language most documents are in ("" for none)."""
+        langs = [d.language or "en" for d in self.retriever.documents.values()]
+        return max(sorted(set(langs)), key=langs.count) if langs else ""
+
     def translation(self, question: str, lang: str) -> str:
         """The question in the language most of the documents are in, when it is asked in another ("" when
         they are in its language, or no translator can take it there)."""
-        langs = [d.language or "en" for d in self.retriever.documents.values()]
-        target = max(set(langs), key=langs.count) if langs else ""
+        target = self._main_language()
         if not target or target == lang:
             return ""
         return self.translator.translate(question, lang, target)

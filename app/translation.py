@@ -35,12 +35,18 @@ class Translator(Protocol):
     def translate(self, text: str, source: str, target: str) -> str:
         """`text` in language `target` (ISO 639-1 codes), or "" when this translator cannot."""
 
+    def translate_many(self, texts: list[str], source: str, target: str) -> list[str]:
+        """Each of `texts` translated (one call for all: titles of a whole corpus), "" where it cannot."""
+
 
 class NoTranslator:
     name = "none"
 
     def translate(self, text: str, source: str, target: str) -> str:
         return ""
+
+    def translate_many(self, texts: list[str], source: str, target: str) -> list[str]:
+        return ["" for _ in texts]
 
 
 def protect(text: str) -> str:
@@ -97,20 +103,27 @@ class Apertium:
 
     @lru_cache(maxsize=1024)
     def translate(self, text: str, source: str, target: str) -> str:
+        return self.translate_many([text], source, target)[0]
+
+    def translate_many(self, texts: list[str], source: str, target: str) -> list[str]:
         route = self.route(source, target) if source != target else []
-        if not route or not text.strip():
-            return ""
-        out = protect(text)
+        if not route or not texts:
+            return ["" for _ in texts]
+        # one line each (Apertium keeps line breaks), through every mode of the route
+        out = "\n".join(protect(" ".join(t.split())) for t in texts) + "\n"
         for mode in route:
             try:
                 done = subprocess.run([self.binary, "-u", "-f", "none", mode], input=out, capture_output=True, text=True,
-                                      timeout=self.timeout)
+                                      timeout=self.timeout * max(1, len(texts) // 50))
             except (OSError, subprocess.SubprocessError):
-                return ""
+                return ["" for _ in texts]
             if done.returncode != 0:
-                return ""
+                return ["" for _ in texts]
             out = done.stdout
-        return unprotect(out)
+        lines = out.split("\n")[: len(texts)]
+        if len(lines) != len(texts):
+            return ["" for _ in texts]
+        return [unprotect(x) if t.strip() else "" for x, t in zip(lines, texts)]
 
 
 def select_translator(name: str) -> Translator:

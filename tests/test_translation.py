@@ -114,3 +114,27 @@ def test_the_same_claim_in_the_questions_language_is_quoted_not_another():
 ])
 def test_according_to_the_author_is_not_a_question_about_the_author(q, field):
     assert metadata_field(q) == field
+
+
+def test_a_translated_title_names_its_document_in_the_other_language():
+    from app.grounding.documents import DocProfile, resolve
+
+    profiles = {
+        "en.txt": DocProfile("en.txt", "The Biggest Winner from Threads: LLaMA", "Mohit Pandey", "en"),
+        "it.txt": DocProfile("it.txt", "Il più grande vincitore di Threads: LLaMA (traduzione italiana)", "", "it",
+                             title_translated="The biggest winner of Threads: LLaMA (Italian translation)"),
+        "other.txt": DocProfile("other.txt", "Meta's Llama 3.1 and the Open Source Battle", "", "en"),
+    }
+    q = "What language is the translated version of 'The Biggest Winner from Threads' in?"
+    assert resolve(q, profiles).docs == {"it.txt"}
+    untranslated = dict(profiles, **{"it.txt": DocProfile("it.txt", profiles["it.txt"].title, "", "it")})
+    assert resolve(q, untranslated).docs != {"it.txt"}
+
+
+def test_many_texts_are_translated_in_one_call_line_by_line():
+    if not Apertium().modes():
+        pytest.skip("Apertium is not installed (the set-up installs it; the slow answering test requires it)")
+    out = Apertium().translate_many(["Il più grande vincitore di Threads", "", "Quanti parametri ha Llama 3.1?"], "it", "en")
+    assert len(out) == 3 and out[1] == ""
+    assert "winner" in out[0].lower() and "Threads" in out[0] and "Llama 3.1" in out[2]
+    assert NoTranslator().translate_many(["a", "b"], "it", "en") == ["", ""]

@@ -19,8 +19,9 @@ from index import language
 # (not "version", "source", "text": "the next version", "open source" are subjects, not documents)
 DOC_WORDS = frozenset({
     "article", "articles", "piece", "post", "blog", "story", "report", "video", "episode", "summary", "write-up",
-    "writeup", "translation", "document", "author", "writer", "essay", "byline",
-    "articolo", "articoli", "pezzo", "traduzione", "documento", "autore", "riassunto", "episodio", "saggio",
+    "writeup", "translation", "translated", "document", "author", "writer", "essay", "byline",
+    "articolo", "articoli", "pezzo", "traduzione", "tradotto", "tradotta", "documento", "autore", "riassunto",
+    "episodio", "saggio",
 })
 
 
@@ -30,11 +31,13 @@ class DocProfile:
     title: str
     author: str
     language: str
+    title_translated: str = ""  # the title in the language most documents are in, when it is in another
 
     def words(self) -> set[str]:
         code = self.language or "en"
         names = {language.name(code), language.native_name(code)}
-        stem_src = " ".join([self.title, self.author, *names, self.doc_id.rsplit(".", 1)[0].replace("_", " ")])
+        stem_src = " ".join([self.title, self.title_translated, self.author, *names,
+                             self.doc_id.rsplit(".", 1)[0].replace("_", " ")])
         return set(tu.content_stems(stem_src))
 
 
