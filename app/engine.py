@@ -23,7 +23,7 @@ from app.grounding.answerability import refusal_reason
 from app.grounding.answers import answer_span, answers
 from app.grounding.documents import DocProfile, DocRef, resolve, strip_doc_words
 from app.grounding.evidence import rank, select
-from app.grounding.fallback import best_answering, quote_fallback
+from app.grounding.fallback import best_answering, names_missing, quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import RECORDED, beyond_metadata, metadata_field
@@ -180,12 +180,16 @@ class Engine:
             by_lang: dict[str, list[str]] = {}
             for d in other:
                 by_lang.setdefault(docs[d].language or "en", []).append(d)
+            names = frozenset().union(*(tu.entities(f"{i.title} {i.author}") for i in docs.values()))
+            # the capitalised words of titles and authors, as written: kept untranslated in questions
+            function_words = frozenset().union(*language.stopwords().values())
+            raw = frozenset(w.lower() for i in docs.values() for w in tu.tokens(f"{i.title} {i.author}")
+                            if w[:1].isupper() and w.lower() not in function_words)
             translated = {}
             for lang, ids in by_lang.items():
-                translated.update(zip(ids, self.translator.translate_many([docs[d].title for d in ids], lang, main)))
+                translated.update(zip(ids, self.translator.translate_many([docs[d].title for d in ids], lang, main, raw)))
             profiles = {d: DocProfile(d, i.title, i.author, i.language, translated.get(d, "")) for d, i in docs.items()}
-            names = frozenset().union(*(tu.entities(f"{p.title} {p.author}") for p in profiles.values()))
-            cached = self._metadata_cache = (docs, profiles, names)
+            cached = self._metadata_cache = (docs, profiles, names, raw)
         return cached[1], cached[2]
 
     def _candidates(self, query: str, ref: DocRef, n: int) -> list[Source]:
@@ -212,7 +216,8 @@ class Engine:
         target = self._main_language()
         if not target or target == lang:
             return ""
-        return self.translator.translate(question, lang, target)
+        self._document_metadata()
+        return self.translator.translate(question, lang, target, self._metadata_cache[3])
 
     def gather(self, search_q: str, lang: str, top_k: int, own_question: str = "") -> tuple[DocRef, list[Source], list]:
         """The evidence step, shared by answering and calibration: which documents the question names, the
@@ -379,9 +384,10 @@ class Engine:
         # the best evidence that answers, by the calibrated evidence score (not by the model's choice)
         best_answer = best_answering(prompt_ev, lang, p, clean_q)
         answered = any(answers(k.text, clean_q, p) for k in kept)
-        if not answered or (best_answer is not None and best_answer.n not in rests_on):
+        if not answered or best_answer is None or best_answer.n not in rests_on:
             # no kept sentence holds what was asked, or none rests on the best evidence that does (the small
-            # default model often copies a weaker sentence, and binds it wrongly): quote the evidence instead
+            # default model often copies a weaker sentence, and binds it wrongly), or no evidence holds it about
+            # the names the question asks about: quote the evidence instead, or refuse
             why = "rests on weaker evidence than the best that answers" if answered else "does not answer what was asked"
             for k in kept:
                 k.supported, k.dropped_reason, k.cited = False, why, []
@@ -395,7 +401,9 @@ class Engine:
                 kept.append(quoted)
                 yield Event("sentence", quoted)
         if not kept:
-            yield from refuse("no evidence sentence holds what the question asks for")
+            missing = sorted(n for e in prompt_ev[:1] for n in names_missing(e, clean_q, p))
+            yield from refuse(f"no evidence sentence holds what the question asks for about {', '.join(missing)}"
+                              if missing else "no evidence sentence holds what the question asks for")
             return
         answer = finish(render(kept), False, kept + dropped, book, draft)
         yield Event("answer", answer)

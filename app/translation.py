@@ -12,55 +12,68 @@ pair it cannot route, `translate` returns "" and the question is used as asked.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
+import signal
 import subprocess
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 from typing import Protocol
 
 # language codes: the detector's ISO 639-1 -> Apertium's ISO 639-3
 _ISO3 = {"en": "eng", "it": "ita", "es": "spa", "fr": "fra", "de": "deu", "pt": "por", "ca": "cat", "nl": "nld",
          "sv": "swe", "da": "dan", "fi": "fin"}
-# a name: a capitalised word that is not the first of its sentence, a word with a capital inside ("OpenAI") or
-# with digits ("4chan", "GPT-4"), followed by its version number ("Llama 3.1"); or a quoted title
-_QUOTED = r"(?<![\w'’])['\"“‘«][^'\"”’»]{3,}['\"”’»](?![\w'’])"
-_NAME = r"(?<![\w'’])(?:[^\W\d_]*[A-Z][\w\-.]*[\w]|[\w\-]*\d[\w\-.]*\w|[\w\-]*\d)(?:\s+\d+(?:\.\d+)*[a-zA-Z]?\b)?"
+# what passes through untranslated: a quoted title (its closing quote is the opening one's: in 'Meta's AI Race'
+# the apostrophe is inside), a word with a capital inside ("OpenAI") or with digits ("4chan", "GPT-4"), or a
+# capitalised word the corpus uses as a name (Apertium would make "Meta" a goal and "Llama" a call); each with
+# its version number ("Llama 3.1"). Other capitalised words are translated ("Stati Uniti" is "United States"),
+# and names Apertium does not know pass through anyway.
+_QUOTED = r"(?<![\w'’])(?:'(?:[^'\n]|'(?=\w))+'|\"[^\"\n]+\"|“[^”\n]+”|‘(?:[^’\n]|’(?=\w))+’|«[^»\n]+»)(?![\w'’])"
+_NAME = r"(?<![\w])(?:[^\W\d_]*[A-Z][\w\-.]*[\w]|[\w\-]*\d[\w\-.]*\w|[\w\-]*\d)(?:\s+\d+(?:\.\d+)*[a-zA-Z]?\b)?"
 _PROTECT = re.compile(_QUOTED + "|" + _NAME)
-_SENT_START = re.compile(r"(^|[.!?:;]\s+)$")
+# characters with a meaning in Apertium's stream format (a superblank, a word's analysis, a tag ...): a question
+# holding one would be cut short ("Malformed input stream"); for searching, a space says the same
+_SPECIAL = re.compile(r"[\[\]\\^$/<>{}@*#|]")
 
 
 class Translator(Protocol):
     name: str
 
-    def translate(self, text: str, source: str, target: str) -> str:
-        """`text` in language `target` (ISO 639-1 codes), or "" when this translator cannot."""
+    def translate(self, text: str, source: str, target: str, names: frozenset[str] = frozenset()) -> str:
+        """`text` in language `target` (ISO 639-1 codes), or "" when this translator cannot. `names`: words
+        (folded) that are names in this corpus, kept as they are even first in a sentence."""
 
-    def translate_many(self, texts: list[str], source: str, target: str) -> list[str]:
+    def translate_many(self, texts: list[str], source: str, target: str,
+                       names: frozenset[str] = frozenset()) -> list[str]:
         """Each of `texts` translated (one call for all: titles of a whole corpus), "" where it cannot."""
 
 
 class NoTranslator:
     name = "none"
 
-    def translate(self, text: str, source: str, target: str) -> str:
+    def translate(self, text: str, source: str, target: str, names: frozenset[str] = frozenset()) -> str:
         return ""
 
-    def translate_many(self, texts: list[str], source: str, target: str) -> list[str]:
+    def translate_many(self, texts: list[str], source: str, target: str,
+                       names: frozenset[str] = frozenset()) -> list[str]:
         return ["" for _ in texts]
 
 
-def protect(text: str) -> str:
+def protect(text: str, names: frozenset[str] | set[str] = frozenset()) -> str:
     """`text` with its names, numbers and quoted titles in [brackets], which Apertium passes through as they
-    are. A capitalised first word of a sentence is a name only when it has a capital or a digit inside."""
+    are. `names`: the corpus's names, folded. Apertium's special characters become spaces first."""
+    text = _SPECIAL.sub(" ", text)
     out, last = [], 0
     for m in _PROTECT.finditer(text):
         word = m.group()
-        first = bool(_SENT_START.search(text[:m.start()]))
-        if first and not re.search(r"[A-Z\d]", word[1:]) and not re.match(_QUOTED, word):
+        head = word.split()[0]
+        if not (re.match(_QUOTED, word) or re.search(r"\d", head) or re.search(r"[A-Z]", head[1:]) or head.lower() in names):
             continue
-        out += [text[last:m.start()].replace("[", "(").replace("]", ")"), f"[{word}]"]
+        out += [text[last:m.start()], f"[{word}]"]
         last = m.end()
-    out.append(text[last:].replace("[", "(").replace("]", ")"))
+    out.append(text[last:])
     return "".join(out)
 
 
@@ -75,19 +88,20 @@ def unprotect(text: str) -> str:
 class Apertium:
     name = "apertium"
 
-    def __init__(self, binary: str = "apertium", timeout: float = 10.0):
+    def __init__(self, binary: str = "apertium", timeout: float = 10.0, cache_size: int = 1024):
         self.binary = shutil.which(binary) or ""
         self.timeout = timeout
+        self._modes: frozenset[str] | None = None
+        self._cache: OrderedDict[tuple, str] = OrderedDict()  # successful translations only
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
 
-    @lru_cache(maxsize=1)
     def modes(self) -> frozenset[str]:
-        if not self.binary:
-            return frozenset()
-        try:
-            out = subprocess.run([self.binary, "-l"], capture_output=True, text=True, timeout=self.timeout).stdout
-        except (OSError, subprocess.SubprocessError):
-            return frozenset()
-        return frozenset(line.strip() for line in out.splitlines() if line.strip())
+        """The installed language-pair modes (`apertium -l`), read once."""
+        if self._modes is None:
+            out = self._run([self.binary, "-l"], "") if self.binary else None
+            self._modes = frozenset(line.strip() for line in (out or "").splitlines() if line.strip())
+        return self._modes
 
     def route(self, source: str, target: str) -> list[str]:
         """The modes that take `source` to `target`: the direct pair, or through one language between."""
@@ -101,29 +115,58 @@ class Apertium:
                 return [m, f"{b}-{t}"]
         return []
 
-    @lru_cache(maxsize=1024)
-    def translate(self, text: str, source: str, target: str) -> str:
-        return self.translate_many([text], source, target)[0]
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
-    def translate_many(self, texts: list[str], source: str, target: str) -> list[str]:
+    def translate(self, text: str, source: str, target: str, names: frozenset[str] = frozenset()) -> str:
+        key = (text, source, target, names)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        out = self.translate_many([text], source, target, names)[0]
+        if out:
+            with self._lock:
+                self._cache[key] = out
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def translate_many(self, texts: list[str], source: str, target: str,
+                       names: frozenset[str] = frozenset()) -> list[str]:
         route = self.route(source, target) if source != target else []
         if not route or not texts:
             return ["" for _ in texts]
         # one line each (Apertium keeps line breaks), through every mode of the route
-        out = "\n".join(protect(" ".join(t.split())) for t in texts) + "\n"
+        out: str | None = "\n".join(protect(" ".join(t.split()), names) for t in texts) + "\n"
         for mode in route:
-            try:
-                done = subprocess.run([self.binary, "-u", "-f", "none", mode], input=out, capture_output=True, text=True,
-                                      timeout=self.timeout * max(1, len(texts) // 50))
-            except (OSError, subprocess.SubprocessError):
+            out = self._run([self.binary, "-u", "-f", "none", mode], out, self.timeout * max(1, len(texts) // 50))
+            if out is None:
                 return ["" for _ in texts]
-            if done.returncode != 0:
-                return ["" for _ in texts]
-            out = done.stdout
         lines = out.split("\n")[: len(texts)]
         if len(lines) != len(texts):
             return ["" for _ in texts]
         return [unprotect(x) if t.strip() else "" for x, t in zip(lines, texts)]
+
+    def _run(self, cmd: list[str], text: str, timeout: float | None = None) -> str | None:
+        """stdout of one Apertium call, or None when it fails, reports an error or runs out of time (then its
+        whole pipeline of processes is stopped, not only the shell script at its head)."""
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True)
+        except OSError:
+            return None
+        try:
+            out, err = proc.communicate(text, timeout=timeout or self.timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return None
+        if proc.returncode != 0 or "error" in err.lower():  # a malformed stream still exits 0
+            return None
+        return out
 
 
 def select_translator(name: str) -> Translator:

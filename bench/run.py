@@ -159,7 +159,7 @@ def italian_questions() -> list[str]:
 
 
 def bench_answer(cfg, res, seeds_dir, qs: list[str] | None = None, key: str = "answer") -> None:
-    qs = (qs or questions())[: cfg["n_questions"]]
+    qs = (questions() if qs is None else qs)[: cfg["n_questions"]]
     log(f"answering {len(qs)} questions x {cfg['answer_reps']} ({key})")
     r = run_child("answer", {"data_dir": str(seeds_dir), "questions": qs, "repeats": cfg["answer_reps"]}, timeout=7200)
     per_rep = {k: [] for k in ("ttft_ms", "total_ms", "tokens_per_s", "retrieve_ms", "prompt_ms", "prefill_ms",

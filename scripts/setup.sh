@@ -47,7 +47,8 @@ fi
 apt_install() {  # apt_install WHAT-FOR PACKAGE...
   local why=$1; shift
   local run=""
-  [ "$(id -u)" = 0 ] || run="sudo"
+  [ "$(id -u)" = 0 ] || run="sudo -n"  # never a password prompt: without rights, say what to install
+  [ -z "${CITEQA_NO_APT:-}" ] || { echo "citeqa: CITEQA_NO_APT is set: not installing $* ($why)" >&2; return 0; }
   command -v apt-get >/dev/null 2>&1 || { echo "citeqa: no apt-get here: install $* yourself ($why)" >&2; return 0; }
   ($run apt-get update -qq && $run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null) \
     || echo "citeqa: could not install $* ($why)" >&2

@@ -446,3 +446,25 @@ def test_evidence_about_another_name_than_the_one_asked_is_not_quoted():
     assert out and "Llama 2" in out[0].text
     other = launch.replace("latest large language model", "newest big model")
     assert quote_fallback([evidence(1, source("c.txt", other), other)], "en", POLICY, q) == []
+
+
+def test_a_model_answer_about_another_name_than_the_one_asked_is_refused(tmp_path):
+    """The name rule holds for the model's own sentences too, not only for quotes: chat and calibration agree."""
+    from app.config import load_settings
+    from app.engine import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "llama.txt").write_text(
+        "What Meta released this year\n\nInterestingly, this time Super LLaMA would be decentralised and open to everyone.\n\n"
+        "Threads crossed ten million users within seven hours of its launch.\n\n"
+        "Meta unveiled its Llama 3.1 model last week, boasting 405 billion parameters.\n", encoding="utf-8")
+    settings = load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp")
+    eng = Engine(settings, backend=ScriptedBackend("Meta unveiled its Llama 3.1 model last week [1]."),
+                 embedder=FakeEmbedder())
+    assert not eng.ingest().failed
+    ans = eng.ask("When was Super LLaMA released by Meta?")
+    assert ans.refused, ans.answer
+    assert "Llama 3.1" not in ans.answer
+    ok = eng.ask("When did Meta unveil Llama 3.1?")
+    assert not ok.refused and "last week" in ok.answer, (ok.refusal_reason, ok.answer)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from dataclasses import replace
@@ -166,7 +167,7 @@ def choose_threshold(scored: list[dict]) -> float:
         return (sum(s["best"] >= t and s["quotable"] and s["quote_hit"] for s in ans)
                 + sum(not (s["best"] >= t and s["quotable"]) for s in una))
 
-    cuts = [0.0] + sorted({round(s["best"], 4) for s in scored})
+    cuts = [0.0] + sorted({math.floor(s["best"] * 1e4) / 1e4 for s in scored})  # down: a cut never passes its own score
     return max(cuts, key=lambda t: (right(t), -t))
 
 
@@ -221,13 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     cv = {}
     for _ in range(0 if a.keep_weights else a.rounds):
         l2, cv = choose_l2(dev, policy)
-        # the threshold is read off out-of-fold scores (as new questions will score), the weights fitted on all
-        threshold = choose_threshold(out_of_fold(dev, policy, l2))
-        policy = replace(_weighted(policy, *fit_ranking(dev, l2=l2)), min_evidence=threshold)
+        policy = _weighted(policy, *fit_ranking(dev, l2=l2))
         # the candidates depend on the weights (a named document's sentences are kept when nearly as good as
         # the best): collect them again under the new weights, as the answering path will see them
         engine.policy = engine.checker.policy = policy
         dev = collect(engine, items)
+        # the threshold is read off out-of-fold scores (as new questions will score) of these candidates
+        policy = replace(policy, min_evidence=choose_threshold(out_of_fold(dev, policy, l2)))
+        engine.policy = engine.checker.policy = policy
     t = policy.min_evidence
     report = {"weights": {k: getattr(policy, k) for k in ["rank_bias", *(f"rank_w_{f}" for f in FEATURES)]},
               "min_evidence": t, "cross_validated_evidence_at_1_by_l2": cv, "dev": figures(score(dev, policy), t)}

@@ -19,7 +19,7 @@ from app.grounding import text as tu
 from app.grounding.policy import GroundingPolicy
 
 
-def _has_name(name: str, names: set[str], prefix: int) -> bool:
+def has_name(name: str, names: set[str], prefix: int) -> bool:
     """The name, or one that starts with it or that it starts with, both at least `prefix` letters ("Zuck")."""
     return name in names or any(len(name) >= prefix and (n.startswith(name) or name.startswith(n))
                                 for n in names if len(n) >= prefix)
@@ -63,7 +63,7 @@ def refusal_reason(question: str, ranked: list, policy: GroundingPolicy,
             return f"no passage about the question gives {shown}"
     names = set().union(*(tu.entities(t) for t in texts)) | {tu.entity_key(w) for t in texts for w in tu.tokens(t)}
     missing_names = sorted(n for n in question_names(question, policy) - set(metadata_names)
-                           if not _has_name(n, names, policy.name_prefix_min))
+                           if not has_name(n, names, policy.name_prefix_min))
     if missing_names:
         return f"no passage about the question mentions {', '.join(missing_names)}"
     return ""

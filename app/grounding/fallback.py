@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from app.grounding import text as tu
-from app.grounding.answerability import _has_name, question_names
+from app.grounding.answerability import has_name, question_names
 from app.grounding.answers import answers
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import other_version
@@ -33,18 +33,26 @@ def with_context(e: Evidence, question: str) -> Evidence:
     return Evidence(e.n, s, s.text[e.context_start - s.start: e.end - s.start], e.context_start, e.end, e.score)
 
 
-def about_named(e: Evidence, question: str, policy: GroundingPolicy) -> bool:
-    """The evidence is about every name the question asks about: in the sentence, the one before it, or its
-    document's title and author ("When will Super LLaMA be released?" is not answered by a sentence on Llama 3.1)."""
+def names_missing(e: Evidence, question: str, policy: GroundingPolicy) -> list[str]:
+    """The question's names that the evidence is not about: in none of its sentence, the sentence before, or
+    its document's title and author. An acronym may be spelled out by consecutive content words of the
+    sentence ("LLM" in "large language model", "LLMs" too), not by chance initials across words."""
     names = question_names(question, policy)
     if not names:
-        return True
+        return []
     words = tu.tokens(f"{e.context} {e.text} {e.source.title} {e.source.author}")
     have = {tu.entity_key(w) for w in words}
-    # an acronym is also present spelled out: "LLM" in "large language model"
-    initials = "".join(tu.fold(w)[:1] for w in words)
-    acronyms = {tu.entity_key(t) for t in tu.tokens(question) if t.isupper() and len(t) > 1}
-    return all(_has_name(n, have, policy.name_prefix_min) or (n in acronyms and n in initials) for n in names)
+    sw = tu.stopwords()
+    initials = "".join(tu.fold(w)[:1] for w in tu.tokens(e.text) if tu.fold(w) not in sw)
+    acronyms = {tu.entity_key(t) for t in tu.tokens(question) if len(t) > 2 and t.rstrip("s").isupper()}
+    return [n for n in sorted(names) if not has_name(n, have, policy.name_prefix_min)
+            and not (n in acronyms and n in initials)]
+
+
+def about_named(e: Evidence, question: str, policy: GroundingPolicy) -> bool:
+    """The evidence is about every name the question asks about ("When is Super LLaMA going to be released?"
+    is not answered by a sentence on Llama 3.1)."""
+    return not names_missing(e, question, policy)
 
 
 def best_answering(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "") -> Evidence | None:

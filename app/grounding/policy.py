@@ -35,23 +35,23 @@ class GroundingPolicy:
     # (conditional logit, every weight >= 0, ridge strength chosen by 5-fold cross-validation by fact), then one
     # scale and the bias make the score the probability that a sentence holds the answer (unanswerable questions'
     # sentences are all negatives there). Weights at 0 added nothing on the development half beyond the others.
-    rank_bias: float = -3.941
-    rank_w_cos: float = 2.964
-    rank_w_window: float = 0.0
-    rank_w_lexical: float = 0.0
-    rank_w_soft: float = 2.05
+    rank_bias: float = -3.53
+    rank_w_cos: float = 2.356
+    rank_w_window: float = 0.283
+    rank_w_lexical: float = 0.723
+    rank_w_soft: float = 1.471
     rank_w_weakest: float = 0.0
     rank_w_names: float = 0.0
     rank_w_numbers: float = 0.0
-    rank_w_typed: float = 0.709
-    rank_w_rank: float = 0.611
-    rank_w_doc: float = 1.501
+    rank_w_typed: float = 0.742
+    rank_w_rank: float = 0.701
+    rank_w_doc: float = 0.81
     rank_w_lang: float = 0.0
-    rank_w_lexical_ctx: float = 0.589
-    rank_w_soft_ctx: float = 0.849
+    rank_w_lexical_ctx: float = 0.658
+    rank_w_soft_ctx: float = 1.17
 
     # ---- answer or refuse ---------------------------------------------------------------------------
-    min_evidence: float = 0.5788         # the best evidence score (a probability) below this: refuse; the point
+    min_evidence: float = 0.5705         # the best evidence score (a probability) below this: refuse; the point
                                          # of the development half's curve with the most questions handled right
                                          # (answered with the reference, or unanswerable and refused), the curve
                                          # drawn from out-of-fold scores (calibrate.out_of_fold)
