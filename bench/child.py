@@ -210,7 +210,7 @@ def task_answer(a: dict) -> dict:
             cap.capture_only = False
             # forget what the capture pass cached, so the timed ask pays for it as it would have
             _clear_query_cache(eng)
-            clear_translations = getattr(getattr(type(eng.translator), "translate", None), "cache_clear", None)
+            clear_translations = getattr(eng.translator, "clear_cache", None)
             if clear_translations:
                 clear_translations()  # the timed ask translates the question again, as a new question would
             with eng.checker._lock:
