@@ -376,3 +376,20 @@ def test_ollama_judge_verdicts_and_failures_reported(qa, tmp_path):
     summary = run_eval(FakeEngine(), qa, tmp_path / "run", judge=judge)
     assert summary["judge"] == "ollama:bespoke-minicheck" and summary["self_judged"] is False
     assert summary["judge_failures"] == 1 and summary["judge_calls"] >= 3
+
+
+def test_the_threshold_handles_the_most_questions_right():
+    """calibrate's answer-or-refuse cut: answerable questions answered with the reference plus unanswerable ones
+    refused, most of them; a wrong answer counts no better than a refusal; of equal cuts, the lowest."""
+    from app.evaluation.calibrate import choose_threshold
+
+    def q(answerable, best, hit=True):
+        return {"answerable": answerable, "best": best, "quotable": True, "quote_hit": hit}
+
+    scored = [q(True, 0.9), q(True, 0.8), q(True, 0.55, hit=False),  # the last one is answered wrongly
+              q(False, 0.6), q(False, 0.5), q(True, 0.75)]
+    t = choose_threshold(scored)
+    assert 0.6 < t <= 0.75  # refuses both near misses and the wrong answer, keeps the three right answers
+    assert choose_threshold([q(True, 0.7), q(True, 0.6)]) == 0.0  # nothing to refuse: the lowest cut
+    # a cut never lies above the score it was taken from (scores are not rounded up past themselves)
+    assert choose_threshold([q(True, 0.66666), q(False, 0.4)]) <= 0.66666
