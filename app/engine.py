@@ -235,9 +235,10 @@ class Engine:
         ranked = rank(search_q, pool, self.checker, self.policy, lang, ref, own_question,
                       gloss=gloss, gloss_ref=resolve(gloss, profiles) if gloss else None)
         if ref.docs:
-            # the question names a document: the evidence is that document's, when it has any nearly as good
+            # the question names a document: the evidence is that document's, when it has any nearly as good, or
+            # any at all when named by its author or language ("according to the Italian article")
             named = [c for c in ranked if c.source.doc_id in ref.docs]
-            if named and named[0].score >= ranked[0].score - self.policy.evidence_margin:
+            if named and (ref.by_person_or_language or named[0].score >= ranked[0].score - self.policy.evidence_margin):
                 ranked = named
         return ref, pool, ranked
 

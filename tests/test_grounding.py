@@ -455,9 +455,10 @@ def test_a_model_answer_about_another_name_than_the_one_asked_is_refused(tmp_pat
 
     docs = tmp_path / "docs"
     docs.mkdir()
+    (docs / "super.txt").write_text("What Meta plans next\n\nInterestingly, this time Super LLaMA would be "
+                                    "decentralised and open to everyone.\n", encoding="utf-8")
     (docs / "llama.txt").write_text(
-        "What Meta released this year\n\nInterestingly, this time Super LLaMA would be decentralised and open to everyone.\n\n"
-        "Threads crossed ten million users within seven hours of its launch.\n\n"
+        "What Meta released this year\n\nThreads crossed ten million users within seven hours of its launch.\n\n"
         "Meta unveiled its Llama 3.1 model last week, boasting 405 billion parameters.\n", encoding="utf-8")
     settings = load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp")
     eng = Engine(settings, backend=ScriptedBackend("Meta unveiled its Llama 3.1 model last week [1]."),
@@ -468,3 +469,14 @@ def test_a_model_answer_about_another_name_than_the_one_asked_is_refused(tmp_pat
     assert "Llama 3.1" not in ans.answer
     ok = eng.ask("When did Meta unveil Llama 3.1?")
     assert not ok.refused and "last week" in ok.answer, (ok.refusal_reason, ok.answer)
+
+
+def test_a_relative_amount_answers_a_comparison_not_how_much():
+    half = "Moreover, Zuckerberg claims that inferencing with Llama 3.1 costs only half as much as ChatGPT 4o."
+    assert holds(half, "How much cheaper is Llama 3.1 to run than ChatGPT 4o?")
+    assert holds(half, "Quanto costa Llama 3.1 rispetto a ChatGPT?")
+    for q in ("How much money has Meta sunk into developing Llama so far?",
+              "What's the price per million tokens for running Llama 3.1?",  # "what's" asks a quantity too
+              "Quanto ha speso Meta per sviluppare Llama 3.1?"):
+        assert ask_of(q).unit == "money" and not holds(half, q), q
+    assert holds("Meta spent $10 billion on its AI infrastructure.", "How much did Meta spend?")

@@ -34,13 +34,14 @@ def with_context(e: Evidence, question: str) -> Evidence:
 
 
 def names_missing(e: Evidence, question: str, policy: GroundingPolicy) -> list[str]:
-    """The question's names that the evidence is not about: in none of its sentence, the sentence before, or
-    its document's title and author. An acronym may be spelled out by consecutive content words of the
+    """The question's names that the evidence is not about: in none of its passage (the sentence, the ones
+    around it), or its document's title and author. A name the question uses to describe ("the host compares
+    Meta's strategy to ...") is in the passage, though often not in the sentence. An acronym may be spelled out by consecutive content words of the
     sentence ("LLM" in "large language model", "LLMs" too), not by chance initials across words."""
     names = question_names(question, policy)
     if not names:
         return []
-    words = tu.tokens(f"{e.context} {e.text} {e.source.title} {e.source.author}")
+    words = tu.tokens(f"{e.source.text} {e.context} {e.text} {e.source.title} {e.source.author}")
     have = {tu.entity_key(w) for w in words}
     sw = tu.stopwords()
     initials = "".join(tu.fold(w)[:1] for w in tu.tokens(e.text) if tu.fold(w) not in sw)
@@ -51,7 +52,7 @@ def names_missing(e: Evidence, question: str, policy: GroundingPolicy) -> list[s
 
 def about_named(e: Evidence, question: str, policy: GroundingPolicy) -> bool:
     """The evidence is about every name the question asks about ("When is Super LLaMA going to be released?"
-    is not answered by a sentence on Llama 3.1)."""
+    is not answered by a passage on Llama 3.1)."""
     return not names_missing(e, question, policy)
 
 

@@ -25,7 +25,7 @@ from app.grounding import text as tu
 _I = re.I
 _CUES: list[tuple[str, re.Pattern]] = [
     ("quantity", re.compile(r"\bhow\s+(many|much|long|quickly|fast|far|large|big|old|often|soon)\b|\bin\s+(dollars|euros|usd|dollari|euro)\b|"
-                            r"\bwhat\s+(is|was|were|are)?\s*(the\s+|its\s+|their\s+|\w+'s\s+)?(\w+\s+){0,2}(length|size|count|price|cost|speed|"
+                            r"\bwhat(?:'s|\s+(?:is|was|were|are))?\s+(the\s+|its\s+|their\s+|\w+'s\s+)?(\w+\s+){0,2}(length|size|count|price|cost|speed|"
                             r"rate|revenue|profit|income|sales|valuation|budget|growth|percentage)\b|\bwhat\s+(percentage|share|size|"
                             r"number|amount|price|cost)\b|\b(model|file|disk)\s+size\b|\bhow\s+(expensive|cheap)\b|\bin\s+quanto\s+tempo\b|\bquant[oiae]\b|"
                             r"\bquale\s+(percentuale|dimensione|cifra|prezzo)\b|\bdi\s+quanto\b|\bogni\s+quanto\b", _I)),
@@ -61,8 +61,12 @@ _REL_DATE = re.compile(
     r"\bnel\s+giro\s+di\b|\bfa\b", _I)
 _DURATION_UNITS = {"second", "minut", "hour", "day", "week", "month", "year", "ora", "ore", "giorn", "settiman", "mes", "ann",
                    "minuti", "secondi"}
-_MONEY_IN_TEXT = re.compile(r"[$€£¥]|\b(dollars?|euros?|usd|eur|pounds?|dollari|cents?|centesimi)\b|\b(half|twice|cheaper|"
-                            r"metà|doppio)\b", _I)
+_MONEY_IN_TEXT = re.compile(r"[$€£¥]|\b(dollars?|euros?|usd|eur|pounds?|dollari|cents?|centesimi)\b", _I)
+# a relative amount ("half as much", "twice", "cheaper") answers a question that compares, not one that asks how
+# much: "how much cheaper is it than ChatGPT?" is answered by "half as much", "how much did Meta spend?" is not
+_RELATIVE = re.compile(r"\b(half|twice|double|cheaper|costlier|metà|doppio)\b", _I)
+_COMPARES = re.compile(r"\b(than|compare[sd]?|comparison|cheaper|pricier|costlier|(more|less)\s+expensive|relative|versus|vs\.?|"
+                       r"rispetto|confront\w*|meno\s+caro|più\s+caro)\b", _I)
 _REASON_IN_TEXT = re.compile(r"\b(because|since|due\s+to|owing\s+to|so\s+that|in\s+order\s+to|as\s+a\s+result|thanks\s+to|"
                              r"reasons?|why|for\s+\w+ing|to\s+(avoid|make|build|gain|get|catch|train|keep|help|allow|"
                              r"compete|win|reach)|perch[eé]|poich[eé]|dato\s+che|grazie\s+a|per\s+\w+are|per\s+\w+ere|"
@@ -78,7 +82,7 @@ class Ask:
 
 @lru_cache(maxsize=4096)
 def ask_of(question: str) -> Ask:
-    q = question or ""
+    q = (question or "").replace("’", "'")
     found = [(m.start(), kind) for kind, pat in _CUES for m in [pat.search(q)] if m]
     if not found:
         return Ask()
@@ -137,7 +141,9 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
     q_vals = tu.numbers(question)
     new = [(v, u) for v, u in tu.quantities(sentence) if v not in q_vals]
     if ask.unit == "money":
-        return bool(_MONEY_IN_TEXT.search(sentence)) and bool(new or re.search(r"\b(half|twice|metà|doppio)\b", sentence, _I))
+        if _COMPARES.search(question) and _RELATIVE.search(sentence):
+            return True
+        return bool(_MONEY_IN_TEXT.search(sentence)) and bool(new)
     if ask.unit == "time":
         return any(u[:3] in {x[:3] for x in _DURATION_UNITS} for _, u in new) or bool(_REL_DATE.search(sentence))
     if ask.unit:
