@@ -50,6 +50,17 @@ class Event:
     data: Any
 
 
+@dataclass(frozen=True)
+class _Catalog:
+    """What the engine derives from one document table."""
+
+    docs: dict  # the table it was derived from (identity tells when it is stale)
+    profiles: dict[str, DocProfile]
+    names: frozenset  # names in titles and authors (entity keys)
+    untranslated: frozenset  # their capitalised words as written, kept untranslated in questions
+    main_language: str  # the language most documents are in ("" for none)
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None, backend: LLMBackend | None = None,
                  embedder: Embedder | None = None, translator: Translator | None = None):
@@ -62,7 +73,7 @@ class Engine:
         self.translator = translator or select_translator(self.settings.translator)
         self._backend = backend
         self._backend_why = "given" if backend else ""
-        self._metadata_cache: tuple | None = None
+        self._catalog_cache: _Catalog | None = None
         self._lock = threading.Lock()
 
     # ---- parts -------------------------------------------------------------------------------
@@ -161,36 +172,38 @@ class Engine:
 
     # ---- the steps of one answer ---------------------------------------------------------------
     def _profiles(self) -> dict[str, DocProfile]:
-        return self._document_metadata()[0]
+        return self._catalog().profiles
 
     def metadata_names(self) -> frozenset:
         """Names in the documents' titles and authors: a question may use them to point at a document."""
-        return self._document_metadata()[1]
+        return self._catalog().names
 
-    def _document_metadata(self) -> tuple[dict[str, DocProfile], frozenset]:
-        """Profiles and metadata names, computed once per loaded document table (the retriever swaps the whole
-        table on a reload), not once per question."""
+    def _catalog(self) -> "_Catalog":
+        """What the document table says, computed once per loaded table (the retriever swaps the whole table on
+        a reload), not once per question."""
         docs = self.retriever.documents
-        cached = self._metadata_cache
-        if cached is None or cached[0] is not docs:
-            # a title in another language than most documents' is also matched in theirs ("the translated version
-            # of 'The Biggest Winner from Threads'" names "Il più grande vincitore di Threads (traduzione italiana)")
-            main = self._main_language()
-            other = [d for d, i in docs.items() if (i.language or "en") != main and i.title]
-            by_lang: dict[str, list[str]] = {}
-            for d in other:
-                by_lang.setdefault(docs[d].language or "en", []).append(d)
+        cached = self._catalog_cache
+        if cached is None or cached.docs is not docs:
+            langs = [i.language or "en" for i in docs.values()]
+            main = max(sorted(set(langs)), key=langs.count) if langs else ""
             names = frozenset().union(*(tu.entities(f"{i.title} {i.author}") for i in docs.values()))
             # the capitalised words of titles and authors, as written: kept untranslated in questions
             function_words = frozenset().union(*language.stopwords().values())
-            raw = frozenset(w.lower() for i in docs.values() for w in tu.tokens(f"{i.title} {i.author}")
-                            if w[:1].isupper() and w.lower() not in function_words)
+            untranslated = frozenset(w.lower() for i in docs.values() for w in tu.tokens(f"{i.title} {i.author}")
+                                     if w[:1].isupper() and w.lower() not in function_words)
+            # a title in another language than most documents' is also matched in theirs ("the translated version
+            # of 'The Biggest Winner from Threads'" names "Il più grande vincitore di Threads (traduzione italiana)")
+            by_lang: dict[str, list[str]] = {}
+            for d, i in docs.items():
+                if (i.language or "en") != main and i.title:
+                    by_lang.setdefault(i.language or "en", []).append(d)
             translated = {}
             for lang, ids in by_lang.items():
-                translated.update(zip(ids, self.translator.translate_many([docs[d].title for d in ids], lang, main, raw)))
+                translated.update(zip(ids, self.translator.translate_many([docs[d].title for d in ids], lang, main,
+                                                                          untranslated)))
             profiles = {d: DocProfile(d, i.title, i.author, i.language, translated.get(d, "")) for d, i in docs.items()}
-            cached = self._metadata_cache = (docs, profiles, names, raw)
-        return cached[1], cached[2]
+            cached = self._catalog_cache = _Catalog(docs, profiles, names, untranslated, main)
+        return cached
 
     def _candidates(self, query: str, ref: DocRef, n: int) -> list[Source]:
         """Passages whose sentences are scored; a named document's passages are always among them."""
@@ -205,19 +218,13 @@ class Engine:
 
         return [node_to_source(n, 0.0) for n in self.retriever.nodes if n.metadata.get("doc_id") == doc_id]
 
-    def _main_language(self) -> str:
-        """The language most documents are in ("" for none)."""
-        langs = [d.language or "en" for d in self.retriever.documents.values()]
-        return max(sorted(set(langs)), key=langs.count) if langs else ""
-
     def translation(self, question: str, lang: str) -> str:
         """The question in the language most of the documents are in, when it is asked in another ("" when
         they are in its language, or no translator can take it there)."""
-        target = self._main_language()
-        if not target or target == lang:
+        cat = self._catalog()
+        if not cat.main_language or cat.main_language == lang:
             return ""
-        self._document_metadata()
-        return self.translator.translate(question, lang, target, self._metadata_cache[3])
+        return self.translator.translate(question, lang, cat.main_language, cat.untranslated)
 
     def gather(self, search_q: str, lang: str, top_k: int, own_question: str = "") -> tuple[DocRef, list[Source], list]:
         """The evidence step, shared by answering and calibration: which documents the question names, the

@@ -36,12 +36,14 @@ def with_context(e: Evidence, question: str) -> Evidence:
 def names_missing(e: Evidence, question: str, policy: GroundingPolicy) -> list[str]:
     """The question's names that the evidence is not about: in none of its passage (the sentence, the ones
     around it), or its document's title and author. A name the question uses to describe ("the host compares
-    Meta's strategy to ...") is in the passage, though often not in the sentence. An acronym may be spelled out by consecutive content words of the
-    sentence ("LLM" in "large language model", "LLMs" too), not by chance initials across words."""
+    Meta's strategy to ...") is in the passage, though often not in the sentence. An acronym may be spelled out
+    by consecutive content words of the sentence ("LLM" in "large language model", "LLMs" too), not by chance
+    initials across words."""
     names = question_names(question, policy)
     if not names:
         return []
-    words = tu.tokens(f"{e.source.text} {e.context} {e.text} {e.source.title} {e.source.author}")
+    # the passage holds the sentence and the one before it (evidence.candidates takes both from it)
+    words = tu.tokens(f"{e.source.text} {e.source.title} {e.source.author}")
     have = {tu.entity_key(w) for w in words}
     sw = tu.stopwords()
     initials = "".join(tu.fold(w)[:1] for w in tu.tokens(e.text) if tu.fold(w) not in sw)
