@@ -1,6 +1,6 @@
 """Follow-up questions -> standalone questions, before retrieval. Deterministic: no model call.
 
-A follow-up ("and the year before?", "who runs it?") is resolved from the conversation: the content words of
+A follow-up ("and the year before?", "who runs it?", or a question that names nothing of its own) is resolved from the conversation: the content words of
 the previous standalone question (itself resolved the same way, turn by turn) and the names and numbers of
 the previous answer. Only words are carried over, never sentences, so no template text ("The documents
 state: ...") or whole sentences of an earlier answer can leak into the search. The question's own words come
@@ -21,7 +21,12 @@ MAX_CONTEXT_WORDS = 12  # words carried over from the conversation
 
 
 def looks_like_follow_up(question: str) -> bool:
-    return bool(_FOLLOW.search(question)) or len(tu.content_stems(question)) <= 2
+    """In a conversation: a question that refers back ("it", "and ..."), is a fragment, or names nothing of its
+    own (no name, no number: "what is the platform the model was meant for?")."""
+    from app.grounding.answerability import question_names
+
+    return (bool(_FOLLOW.search(question)) or len(tu.content_stems(question)) <= 2
+            or not (question_names(question) or tu.numbers(question)))
 
 
 def _template_words() -> set[str]:

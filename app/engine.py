@@ -232,15 +232,18 @@ class Engine:
         self.retriever.refresh()
         profiles = self._profiles()
         ref = resolve(search_q, profiles)
-        query = strip_doc_words(search_q) or search_q
         n = max(self.policy.candidate_chunks, top_k)
-        pool = self._candidates(query, ref, n)
         gloss = self.translation(search_q, lang)
-        if gloss:
-            # the question in the documents' language finds and scores their sentences by meaning
-            pool = _interleave(pool, self._candidates(strip_doc_words(gloss) or gloss, ref, n))
+        # the question in the documents' language finds and scores their sentences by meaning
+        pool = _interleave(*(self._candidates(strip_doc_words(q) or q, ref, n) for q in (search_q, gloss) if q))
+        # a follow-up's own words, translated on their own too, say what is asked now (the words carried from
+        # the conversation say what it is about); searching with them alone found nothing more on the
+        # development conversations, so they only score
+        follow_up = bool(own_question) and tu.fold(own_question) != tu.fold(search_q)
+        own_gloss = self.translation(own_question, lang) if gloss and follow_up else ""
         ranked = rank(search_q, pool, self.checker, self.policy, lang, ref, own_question,
-                      gloss=gloss, gloss_ref=resolve(gloss, profiles) if gloss else None)
+                      gloss=gloss, gloss_ref=resolve(gloss, profiles) if gloss else None,
+                      own_gloss=own_gloss, own_gloss_ref=resolve(own_gloss, profiles) if own_gloss else None)
         if ref.docs:
             # the question names a document: the evidence is that document's, when it has any nearly as good, or
             # any at all when named by its author or language ("according to the Italian article")
@@ -427,14 +430,14 @@ class Engine:
         return messages + [Message("user", user)]
 
 
-def _interleave(a: list[Source], b: list[Source]) -> list[Source]:
-    """Two ranked lists of passages as one, alternating, each passage once."""
+def _interleave(*lists: list[Source]) -> list[Source]:
+    """Ranked lists of passages as one, taking each list's next in turn, each passage once."""
     out, seen = [], set()
-    for pair in zip(a + [None] * len(b), b + [None] * len(a)):
-        for s in pair:
-            if s is not None and s.chunk_id not in seen:
-                seen.add(s.chunk_id)
-                out.append(s)
+    for i in range(max((len(x) for x in lists), default=0)):
+        for x in lists:
+            if i < len(x) and x[i].chunk_id not in seen:
+                seen.add(x[i].chunk_id)
+                out.append(x[i])
     return out
 
 

@@ -85,6 +85,11 @@ def test_follow_ups_carry_words_never_template_text():
     out = condense("and who founded it?", refused)
     assert out.startswith("and who founded it?") and "Threads" in out
     assert not {"indexed", "documents", "say"} & set(out.lower().replace("(", " ").replace(")", " ").split())
+    # a question that names nothing of its own refers to the conversation, even without a pronoun
+    hist = [("Which company did Meta clash with over integrating Llama?",
+             "The documents state: “Meta’s clash with Apple over integrating Llama into Apple Intelligence.” [1]")]
+    out = condense("What is the platform the model was supposed to go into?", hist)
+    assert "Llama" in out and "Apple" in out
 
 
 def test_upload_batch_bad_and_oversized_files(engine, tmp_path):

@@ -58,6 +58,14 @@ def test_wrong_parameter_count_for_llama3_is_not_supported(checker):
     assert checker.supports("Meta is working on a 400 billion parameter version.", LLAMA3)
 
 
+def test_a_number_the_passage_gives_a_larger_version_is_not_claimed_of_the_model_asked_about(checker):
+    # a follow-up's answer names no model: "400 billion" is still the larger version's, not Llama 3's
+    why = checker.explain("The model he discusses has 400 billion parameters.", LLAMA3)[1]
+    assert "larger" in why
+    assert checker.supports("The model he discusses has 70 billion parameters.", LLAMA3)
+    assert checker.supports("Meta is working on an even larger version with 400 billion parameters.", LLAMA3)
+
+
 def test_current_version_claim_stitched_from_the_next_version_is_not_supported(checker):
     claim = "The current version of LLaMa was trained on all the services that Meta offers."
     for passage in (CURRENT, NEXT):
@@ -419,6 +427,11 @@ def test_the_answer_rests_on_the_best_evidence_not_on_the_models_pick(tmp_path):
     ("What is the publication date of the EU AI Act?", ""),
     ("Who translated the book mentioned in the article?", ""),
     ("Chi ha tradotto in pratica l'idea di Zuckerberg?", ""),
+    # the author as who says it, not as what is asked
+    ("Chi altro, secondo l'autore, ha bisogno di recuperare?", ""),
+    ("Who, according to the author, is behind in AI?", ""),
+    ("Who does the author say is suing Meta?", ""),
+    ("Who is the author of the Threads article?", "author"),
 ])
 def test_what_the_catalog_does_not_record_is_told_from_dates_in_the_text(question, field):
     assert metadata_field(question) == field
@@ -480,3 +493,25 @@ def test_a_relative_amount_answers_a_comparison_not_how_much():
               "Quanto ha speso Meta per sviluppare Llama 3.1?"):
         assert ask_of(q).unit == "money" and not holds(half, q), q
     assert holds("Meta spent $10 billion on its AI infrastructure.", "How much did Meta spend?")
+
+
+def test_a_code_name_or_version_number_is_not_a_quantity():
+    q = "How much is Musk asking for in damages?"
+    assert not holds("Zuckerberg is working on an alternative to Twitter, codenamed P-92.", q)
+    assert not holds("Meta released Llama 3.1 and GPT-4o came out earlier.", "How many were there?")
+    assert holds("Musk asks for 5 billion dollars.", q)
+    assert holds("Llama 3.1 has 405 billion parameters.", "How many parameters does Llama 3.1 have?")
+
+
+def test_a_follow_up_asks_for_something_new_not_the_last_answer_again(checker):
+    """The search carries the last turn's words, so the sentence that answered it holds them all; the user's own
+    words decide what is asked now."""
+    last = "Last week, Meta unveiled its Llama 3.1 model, boasting a whopping 405 billion parameters."
+    new = "According to Meta, this model outperforms many existing top models, including GPT-4o and Claude."
+    src = [source("a.txt", f"{last} {new} The race in AI is heating up.")]
+    standalone = "Which models does Meta claim it outperforms? (parameters Llama 3.1 405)"
+    own = "Which models does Meta claim it outperforms?"
+    assert rank(standalone, src, checker, POLICY, "en", own_question=own)[0].text == new
+    # the carried words alone would answer the last question again
+    only_carried = replace(POLICY, follow_up_own_weight=0.0)
+    assert rank(standalone, src, checker, only_carried, "en", own_question=own)[0].text == last

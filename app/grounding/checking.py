@@ -48,6 +48,43 @@ def _swapped_modifier(sentence: str, passage: str) -> tuple[str, str] | None:
     return None
 
 
+# words that make a number another thing's than the subject's: a comparison ("an even larger 400 billion
+# parameter version") or a later, planned one ("the next 400 billion model"); a closed class of English and
+# Italian comparatives and future words
+_QUALIFIERS = frozenset("""larger bigger smaller greater higher lower longer shorter wider heavier newer
+next upcoming future planned forthcoming later successor maggiore minore superiore inferiore prossimo prossima
+futuro futura successivo successiva""".split())
+_QUALIFIER_REACH = 4  # tokens before a number that may qualify it ("an even larger 400 billion")
+
+
+def _dropped_qualifier(sentence: str, passage: str) -> tuple[str, str] | None:
+    """(number, qualifier) when the passage gives a number of the sentence only with a comparative or future
+    word in front of it ("an even larger 400 billion parameter version") and the sentence keeps neither that
+    word nor the thing it qualifies ("the model has 400 billion parameters"): the number is then claimed of
+    the wrong thing. "Meta is working on a 400 billion parameter version" keeps the thing, and is fine."""
+    sw = tu.stopwords()
+
+    def qualified(text: str) -> dict[float, list[tuple[str, set[str]]]]:
+        toks = [tu.fold(t) for t in tu.tokens(tu.CITE.sub(" ", text))]
+        out: dict[float, list[tuple[str, set[str]]]] = {}
+        for i, (v, unit) in tu.quantity_positions(text):
+            qual = next((t for t in toks[max(0, i - _QUALIFIER_REACH):i] if t in _QUALIFIERS), "")
+            # the words after the number that name what it is of, beyond its unit ("version")
+            things = {tu.stem(t) for t in toks[i + 1:i + 1 + _QUALIFIER_REACH]
+                      if t not in sw and not t[0].isdigit() and not tu.is_multiplier(t) and tu.stem(t)[:4] != unit[:4]}
+            out.setdefault(v, []).append((qual, things))
+        return out
+
+    s_words = {tu.fold(t) for t in tu.tokens(sentence)}
+    s_stems = set(tu.content_stems(sentence))
+    have = qualified(passage)
+    for v in tu.numbers(sentence):
+        found = have.get(v, [])
+        if found and all(q and q not in s_words and not (things & s_stems) for q, things in found):
+            return f"{v:g}", found[0][0]
+    return None
+
+
 class SupportChecker:
     name = "citeqa support checker"
 
@@ -120,6 +157,9 @@ class SupportChecker:
             flipped = sorted(neg_s & plain_p)
         if flipped:
             return f"the passage says the opposite about: {', '.join(flipped)}"
+        dropped = _dropped_qualifier(sentence, passage)
+        if dropped:
+            return f"the passage qualifies the number as '{dropped[1]}', the sentence drops it"
         swapped = _swapped_modifier(sentence, passage)
         if swapped:
             return f"'{swapped[0]}' where the passage says '{swapped[1]}'"

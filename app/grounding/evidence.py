@@ -36,7 +36,7 @@ import numpy as np
 
 from app.grounding import text as tu
 from app.grounding.checking import SupportChecker
-from app.grounding.documents import DocRef
+from app.grounding.documents import DocRef, strip_doc_words
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import ask_of, holds
 from app.types import Evidence, Source
@@ -180,27 +180,51 @@ def evidence_score(feats: dict[str, float], policy: GroundingPolicy) -> float:
 
 
 def rank(question: str, sources: list[Source], checker: SupportChecker, policy: GroundingPolicy, lang: str,
-         ref: DocRef | None = None, own_question: str = "", gloss: str = "", gloss_ref: DocRef | None = None
-         ) -> list[Candidate]:
+         ref: DocRef | None = None, own_question: str = "", gloss: str = "", gloss_ref: DocRef | None = None,
+         own_gloss: str = "", own_gloss_ref: DocRef | None = None) -> list[Candidate]:
     """Every candidate sentence, scored, best first. `gloss`, the question translated into the language of
     the sentences not in `lang`, scores those sentences too: each of their features is the better of the
-    question's and the translation's (names and cognates match as asked, the rest by the translation)."""
+    question's and the translation's (names and cognates match as asked, the rest by the translation).
+
+    A follow-up searches with words carried from the conversation (`question`) but asks for something new
+    (`own_question`, the user's own words, and `own_gloss`, their translation): each wording feature is then a
+    mix of the two, weighted by the policy, so the sentence that answered the last turn, which holds every
+    carried word, does not win the next one on those words alone."""
+    ref = ref or DocRef()
     cands = candidates(sources, policy)
+    _score_features(question, cands, checker, policy, lang, ref, own_question, gloss, gloss_ref)
+    if own_question and tu.fold(own_question) != tu.fold(question) and policy.follow_up_own_weight > 0:
+        carried = {id(c): c.feats for c in cands}
+        own_ref = DocRef(ref.docs, strip_doc_words(own_question) or own_question, ref.meta_stems,
+                         ref.by_person_or_language)
+        _score_features(own_question, cands, checker, policy, lang, own_ref, own_question, own_gloss, own_gloss_ref)
+        a = policy.follow_up_own_weight
+        for c in cands:
+            was = carried[id(c)]
+            c.feats = {k: a * v + (1 - a) * was[k] if k in _TRANSLATED else was[k] for k, v in c.feats.items()}
+    for c in cands:
+        c.score = evidence_score(c.feats, policy)
+    return sorted(cands, key=lambda c: -c.score)
+
+
+def _score_features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy,
+                    lang: str, ref: DocRef, own_question: str, gloss: str, gloss_ref: DocRef | None) -> None:
+    """`features` of every candidate for this wording of the question, and, for the sentences in another
+    language, the better of each feature by the question and by its translation `gloss`."""
     features(question, cands, checker, policy, lang, ref, own_question)
     other = [c for c in cands if c.source.language != lang]
     if gloss and other:
         asked = dict((id(c), c.feats) for c in other)
-        ref = ref or DocRef()  # the documents named are the question's; the words left, the translation's
+        # the documents named are the question's; the words left, the translation's
         g_ref = DocRef(ref.docs, (gloss_ref.remainder if gloss_ref else "") or gloss, ref.meta_stems,
                        ref.by_person_or_language)
         features(gloss, other, checker, policy, lang, g_ref, own_question or question)
         for c in other:
             c.feats = {k: max(v, asked[id(c)][k]) if k in _TRANSLATED else asked[id(c)][k] for k, v in c.feats.items()}
-            c.score = evidence_score(c.feats, policy)
-    return sorted(cands, key=lambda c: -c.score)
 
 
-# the features a translation of the question can improve (not the kind asked, the rank, the document or language)
+# the features a translation of the question can improve, and that a follow-up's own words mix into (not the kind
+# asked, the rank, the document or language)
 _TRANSLATED = frozenset({"cos", "window", "lexical", "soft", "weakest", "names", "numbers", "lexical_ctx", "soft_ctx"})
 
 

@@ -49,6 +49,8 @@ class GroundingPolicy:
     rank_w_lang: float = 0.0
     rank_w_lexical_ctx: float = 0.658
     rank_w_soft_ctx: float = 1.17
+    follow_up_own_weight: float = 0.5    # a follow-up's wording features: this share from the user's own words, the
+                                         # rest from the question with the conversation's words carried over
 
     # ---- answer or refuse ---------------------------------------------------------------------------
     min_evidence: float = 0.5705         # the best evidence score (a probability) below this: refuse; the point

@@ -159,6 +159,16 @@ def quantities(text: str) -> set[tuple[float, str]]:
     return {q for _, q in _quantities_at(text)}
 
 
+def quantity_positions(text: str) -> list[tuple[int, tuple[float, str]]]:
+    """(token index, (value, unit)) for each quantity, tokens as `tokens(text)` gives them."""
+    return _quantities_at(text)
+
+
+def is_multiplier(word: str) -> bool:
+    """"billion", "milioni", "k": a word that scales a number, not what it counts."""
+    return fold(word) in _MULT
+
+
 def _quantities_at(text: str) -> list[tuple[int, tuple[float, str]]]:
     """(token index, (value, unit)) for each quantity, tokens as `tokens(text)` gives them."""
     toks = [fold(t) for t in tokens(CITE.sub(" ", text))]
