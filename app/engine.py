@@ -234,13 +234,16 @@ class Engine:
         ref = resolve(search_q, profiles)
         n = max(self.policy.candidate_chunks, top_k)
         gloss = self.translation(search_q, lang)
-        # the question in the documents' language finds and scores their sentences by meaning
-        pool = _interleave(*(self._candidates(strip_doc_words(q) or q, ref, n) for q in (search_q, gloss) if q))
-        # a follow-up's own words, translated on their own too, say what is asked now (the words carried from
-        # the conversation say what it is about); searching with them alone found nothing more on the
-        # development conversations, so they only score
-        follow_up = bool(own_question) and tu.fold(own_question) != tu.fold(search_q)
+        # a follow-up's own words (translated on their own too) say what is asked now, the words carried from
+        # the conversation what it is about; its own words also search, so that a question taken for a
+        # follow-up by mistake still finds its own passages
+        follow_up = (bool(own_question) and tu.fold(own_question) != tu.fold(search_q)
+                     and self.policy.follow_up_own_weight > 0
+                     and len(tu.content_stems(own_question)) >= self.policy.follow_up_min_own_words)
         own_gloss = self.translation(own_question, lang) if gloss and follow_up else ""
+        # the question in the documents' language finds and scores their sentences by meaning
+        queries = (search_q, gloss, own_question if follow_up else "", own_gloss)
+        pool = _interleave(*(self._candidates(strip_doc_words(q) or q, ref, n) for q in queries if q))
         ranked = rank(search_q, pool, self.checker, self.policy, lang, ref, own_question,
                       gloss=gloss, gloss_ref=resolve(gloss, profiles) if gloss else None,
                       own_gloss=own_gloss, own_gloss_ref=resolve(own_gloss, profiles) if own_gloss else None)

@@ -64,6 +64,11 @@ def test_a_number_the_passage_gives_a_larger_version_is_not_claimed_of_the_model
     assert "larger" in why
     assert checker.supports("The model he discusses has 70 billion parameters.", LLAMA3)
     assert checker.supports("Meta is working on an even larger version with 400 billion parameters.", LLAMA3)
+    # a qualifier that is not in front of the number qualifies nothing
+    for claim, passage in [("Threads had 100 million users.", "Five days later, Threads had 100 million users."),
+                           ("Meta will spend $10 billion in 2025.", "Meta plans to spend $10 billion next year, in 2025."),
+                           ("Meta's revenue was $40 billion.", "Meta's revenue was higher, at $40 billion.")]:
+        assert "qualifies" not in checker.explain(claim, passage)[1], claim
 
 
 def test_current_version_claim_stitched_from_the_next_version_is_not_supported(checker):
@@ -432,6 +437,9 @@ def test_the_answer_rests_on_the_best_evidence_not_on_the_models_pick(tmp_path):
     ("Who, according to the author, is behind in AI?", ""),
     ("Who does the author say is suing Meta?", ""),
     ("Who is the author of the Threads article?", "author"),
+    ("Who does the author say wrote the Llama paper?", ""),
+    ("Who, in the author's view, is winning?", ""),
+    ("What name does the author go by?", "author"),
 ])
 def test_what_the_catalog_does_not_record_is_told_from_dates_in_the_text(question, field):
     assert metadata_field(question) == field
@@ -501,6 +509,11 @@ def test_a_code_name_or_version_number_is_not_a_quantity():
     assert not holds("Meta released Llama 3.1 and GPT-4o came out earlier.", "How many were there?")
     assert holds("Musk asks for 5 billion dollars.", q)
     assert holds("Llama 3.1 has 405 billion parameters.", "How many parameters does Llama 3.1 have?")
+    # an amount after a capitalised word is still an amount; "fine" is money only as a penalty
+    assert holds("Nearly 500 employees were laid off.", "How many employees were laid off?")
+    assert holds("The EU fined Meta 390 euros.", "How much was Meta fined?")
+    assert ask_of("How many parameters does the fine-tuned model have?").unit != "money"
+    assert ask_of("Quanti utenti aveva Threads alla fine di luglio?").unit != "money"
 
 
 def test_a_follow_up_asks_for_something_new_not_the_last_answer_again(checker):
@@ -515,3 +528,8 @@ def test_a_follow_up_asks_for_something_new_not_the_last_answer_again(checker):
     # the carried words alone would answer the last question again
     only_carried = replace(POLICY, follow_up_own_weight=0.0)
     assert rank(standalone, src, checker, only_carried, "en", own_question=own)[0].text == last
+    # whether to answer is decided on the whole question's score: a one-word follow-up ("why?") keeps it
+    whole = rank("why? (Threads 10 million users seven hours)", [source("a.txt", THREADS)], checker, POLICY, "en")
+    asked = rank("why? (Threads 10 million users seven hours)", [source("a.txt", THREADS)], checker, POLICY, "en",
+                 own_question="why?")
+    assert asked[0].score == pytest.approx(whole[0].score)

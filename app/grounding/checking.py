@@ -10,6 +10,8 @@ score(sentence, passage) in [0, 1]:
 """
 from __future__ import annotations
 
+import re
+
 import threading
 from collections import OrderedDict
 
@@ -50,38 +52,43 @@ def _swapped_modifier(sentence: str, passage: str) -> tuple[str, str] | None:
 
 # words that make a number another thing's than the subject's: a comparison ("an even larger 400 billion
 # parameter version") or a later, planned one ("the next 400 billion model"); a closed class of English and
-# Italian comparatives and future words
-_QUALIFIERS = frozenset("""larger bigger smaller greater higher lower longer shorter wider heavier newer
-next upcoming future planned forthcoming later successor maggiore minore superiore inferiore prossimo prossima
-futuro futura successivo successiva""".split())
-_QUALIFIER_REACH = 4  # tokens before a number that may qualify it ("an even larger 400 billion")
+# Italian comparatives and future words, directly before the number (only intensifiers and articles between:
+# "Five days later, Threads had 100 million" is not a later thing's 100 million)
+_QUALIFIED = re.compile(r"\b(larger|bigger|smaller|greater|heavier|newer|next|upcoming|future|planned|forthcoming|"
+                        r"maggiore|minore|superiore|prossim[oa]|futur[oa]|successiv[oa])\s+"
+                        r"(?:(?:even|much|far|still|a|an|the|un|una|uno|ancora)\s+)*(?=[$€£]?\d)", re.I)
+_QUALIFIED_REACH = 4  # words after the number that may name the thing it is of ("parameter version")
 
 
 def _dropped_qualifier(sentence: str, passage: str) -> tuple[str, str] | None:
-    """(number, qualifier) when the passage gives a number of the sentence only with a comparative or future
-    word in front of it ("an even larger 400 billion parameter version") and the sentence keeps neither that
-    word nor the thing it qualifies ("the model has 400 billion parameters"): the number is then claimed of
-    the wrong thing. "Meta is working on a 400 billion parameter version" keeps the thing, and is fine."""
+    """(number, qualifier) when the passage gives a number of the sentence only right after a comparative or
+    future word ("an even larger 400 billion parameter version") and the sentence keeps neither that word nor
+    the thing it qualifies ("the model has 400 billion parameters"): the number is then claimed of the wrong
+    thing. "Meta is working on a 400 billion parameter version" keeps the thing, and is fine."""
     sw = tu.stopwords()
-
-    def qualified(text: str) -> dict[float, list[tuple[str, set[str]]]]:
-        toks = [tu.fold(t) for t in tu.tokens(tu.CITE.sub(" ", text))]
-        out: dict[float, list[tuple[str, set[str]]]] = {}
-        for i, (v, unit) in tu.quantity_positions(text):
-            qual = next((t for t in toks[max(0, i - _QUALIFIER_REACH):i] if t in _QUALIFIERS), "")
-            # the words after the number that name what it is of, beyond its unit ("version")
-            things = {tu.stem(t) for t in toks[i + 1:i + 1 + _QUALIFIER_REACH]
-                      if t not in sw and not t[0].isdigit() and not tu.is_multiplier(t) and tu.stem(t)[:4] != unit[:4]}
-            out.setdefault(v, []).append((qual, things))
-        return out
-
+    qualified: dict[float, tuple[str, set[str]]] = {}
+    plain: set[float] = set()
+    text = tu.CITE.sub(" ", passage)
+    marks = {m.end(): m.group(1).lower() for m in _QUALIFIED.finditer(text)}
+    for at in sorted(set(marks) | {m.start() for m in re.finditer(r"(?<![\w.,])[$€£]?\d", text)}):
+        found = tu.quantity_positions(text[at:])
+        if not found or found[0][0] != 0:
+            continue
+        v, unit = found[0][1]
+        if at not in marks:
+            plain.add(v)
+            continue
+        toks = [tu.fold(t) for t in tu.tokens(text[at:])][1:1 + _QUALIFIED_REACH]
+        things = {tu.stem(t) for t in toks if t not in sw and not t[0].isdigit() and not tu.is_multiplier(t)
+                  and tu.stem(t)[:4] != unit[:4]}
+        qualified[v] = (marks[at], things)
     s_words = {tu.fold(t) for t in tu.tokens(sentence)}
     s_stems = set(tu.content_stems(sentence))
-    have = qualified(passage)
     for v in tu.numbers(sentence):
-        found = have.get(v, [])
-        if found and all(q and q not in s_words and not (things & s_stems) for q, things in found):
-            return f"{v:g}", found[0][0]
+        if v in qualified and v not in plain:
+            qual, things = qualified[v]
+            if qual not in s_words and not (things & s_stems):
+                return f"{v:g}", qual
     return None
 
 

@@ -189,11 +189,13 @@ def rank(question: str, sources: list[Source], checker: SupportChecker, policy: 
     A follow-up searches with words carried from the conversation (`question`) but asks for something new
     (`own_question`, the user's own words, and `own_gloss`, their translation): each wording feature is then a
     mix of the two, weighted by the policy, so the sentence that answered the last turn, which holds every
-    carried word, does not win the next one on those words alone."""
+    carried word, does not win the next one on those words alone. Own words too few to tell sentences apart
+    ("why?", "quando?") are not mixed in: they would only lower every score."""
     ref = ref or DocRef()
     cands = candidates(sources, policy)
     _score_features(question, cands, checker, policy, lang, ref, own_question, gloss, gloss_ref)
-    if own_question and tu.fold(own_question) != tu.fold(question) and policy.follow_up_own_weight > 0:
+    if (own_question and tu.fold(own_question) != tu.fold(question) and policy.follow_up_own_weight > 0
+            and len(tu.content_stems(own_question)) >= policy.follow_up_min_own_words):
         carried = {id(c): c.feats for c in cands}
         own_ref = DocRef(ref.docs, strip_doc_words(own_question) or own_question, ref.meta_stems,
                          ref.by_person_or_language)

@@ -41,7 +41,7 @@ _CUES: list[tuple[str, re.Pattern]] = [
                           r"citt[aà]|laboratorio|trasmissione|programma|rivale|concorrente|persona|social)\b|\bcome\s+si\s+chiam", _I)),
 ]
 _MONEY = re.compile(r"\bhow\s+much\s+(money|cash|did|does|do|has|have|is|was|will|would|in)\b|\bcost|\bprice|\bspen[dt]|\bpa(y|id)\b|"
-                    r"\brevenue\b(?!\s+growth)|\bprofit|\bincome|\bsales|\bvaluation|\bbudget|\bdollar|\beuro|\bcost[oa]|\bspes[oa]|\bprezz|\bsoldi|\bdamages\b|\bcompensation\b|\brisarciment|\bindennizz|\bmult[ae]\b|\bfined?\b|\bquanto\s+(ha\s+)?(speso|costa|costato|pagato)", _I)
+                    r"\brevenue\b(?!\s+growth)|\bprofit|\bincome|\bsales|\bvaluation|\bbudget|\bdollar|\beuro|\bcost[oa]|\bspes[oa]|\bprezz|\bsoldi|\bdamages\b|\bcompensation\b|\brisarciment|\bindennizz|\bmult[ae]\b|\bfined\b|\b(a|the|its|their)\s+fines?\b(?!-)|\bquanto\s+(ha\s+)?(speso|costa|costato|pagato)", _I)
 _CHANGE = re.compile(r"\b(grow|grew|grown|growth|increase[ds]?|rise|rose|risen|decline[ds]?|drop(ped)?|fall|fell|fallen|"
                      r"shr[iau]nk|cresci|crebbe|cresciut|aument|diminu|calat|sces)\w*", _I)
 _DURATION = re.compile(r"\bhow\s+(long|quickly|fast|soon)\b|\bin\s+quanto\s+tempo\b|\bquanto\s+tempo\b", _I)
@@ -175,17 +175,19 @@ def versioned_names(text: str, names_only: bool = False) -> set[tuple[str, str]]
     return out
 
 
-_CODE = re.compile(r"\b[^\W\d_]+-(\d+(?:\.\d+)?)\b")  # "P-92", "GPT-4": a code name's number
+# a number glued or hyphenated to letters ("P-92", "GPT-4", "llama3"), or a decimal release after a name
+# ("Llama 3.1", "Claude 3.5"): part of a name, not an amount ("Nearly 500 employees" is an amount)
+_CODE = re.compile(r"\b[^\W\d_]+-?(\d+(?:\.\d+)?)[a-z]?\b(?!\s*(%|per\s*cent))|\b[A-Z][\w]*\s+(\d+\.\d+)\b(?!\s*(%|per\s*cent))")
 
 
 def _version_numbers(sentence: str) -> set[float]:
     """Numbers that belong to a name ("Llama 3.1", "P-92", "GPT-4"), not quantities: "how much does Musk ask for?"
     is not answered by the codename P-92."""
     out = set()
-    for ver in [v for _, v in versioned_names(sentence, names_only=True)] + _CODE.findall(sentence):
+    for m in _CODE.finditer(sentence or ""):
         try:
-            out.add(float(ver))
-        except ValueError:
+            out.add(float(m.group(1) or m.group(3)))
+        except (TypeError, ValueError):
             pass
     return out
 
@@ -250,8 +252,10 @@ RECORDED = ("author", "title", "language")  # the fields a document's metadata h
 
 
 # "according to the author", "secondo l'autore", "does the author say": the author is who says it, not what is asked
+# "according to the author", "secondo l'autore", "does the author say": the author is who says it, not what is asked
 _ATTRIBUTION = re.compile(r"\b(according\s+to|in\s+the\s+view\s+of|per|secondo|a\s+detta)\s+(the\s+|its\s+|l'|il\s+|lo\s+|la\s+|dell')?"
-                          r"(author|writer|autore|autrice)\b|\b(does|did|do)\s+the\s+(author|writer)\s+\w+"
+                          r"(author|writer|autore|autrice)\b|\bin\s+the\s+(author|writer)'s\s+(view|opinion|words)\b"
+                          r"|\b(does|did|do)\s+the\s+(author|writer)\s+(say|think|argue|believe|claim|suggest|mention|expect|predict|consider)\b"
                           r"|\bthe\s+(author|writer)\s+(says?|said|thinks?|argues?|believes?|claims?|suggests?|notes?|mentions?)\b"
                           r"|\bl'autore\s+(dice|pensa|sostiene|crede|afferma|ritiene)\b", _I)
 
@@ -259,7 +263,7 @@ _ATTRIBUTION = re.compile(r"\b(according\s+to|in\s+the\s+view\s+of|per|secondo|a
 def metadata_field(question: str) -> str:
     """'author', 'title' or 'language' when the question asks that of a document; 'date' or 'translator' when it
     asks what the catalog does not record; else ''."""
-    q = _ATTRIBUTION.sub(" ", (question or "").replace("’", "'"))
+    q = _ATTRIBUTION.sub(" _ ", (question or "").replace("’", "'"))  # "who _ wrote": not "who wrote"
     for name, pat in _META.items():
         if pat.search(q):
             return name
