@@ -533,3 +533,17 @@ def test_a_follow_up_asks_for_something_new_not_the_last_answer_again(checker):
     asked = rank("why? (Threads 10 million users seven hours)", [source("a.txt", THREADS)], checker, POLICY, "en",
                  own_question="why?")
     assert asked[0].score == pytest.approx(whole[0].score)
+
+
+def test_a_sentence_naming_the_role_without_its_name_does_not_answer_who():
+    q = "What is the name of the DeepMind researcher working on TruthGPT?"
+    # the role is there, and a name, but not the role's: "Musk ... a DeepMind researcher"
+    assert not holds("Since then Musk said he was roping in a DeepMind researcher to build TruthGPT.", q)
+    assert holds("Musk hired John Smith, a DeepMind researcher, to build TruthGPT.", q)
+    assert not holds("Musk ha menzionato il coinvolgimento di un ricercatore di DeepMind per TruthGPT.",
+                     "Come si chiama il ricercatore di DeepMind coinvolto da Musk per TruthGPT?")
+    # names in apposition to the role, before or after it, fill it
+    assert holds("Zuckerberg and even Yann LeCun, the Meta AI chief, have been advocating for it.", "Who is the AI chief at Meta?")
+    assert holds("Twitter boss Elon Musk has long wanted a chatbot.", "Who is the boss of Twitter?")
+    # a role the sentence does not mention leaves the question to the other rules
+    assert holds("Meta clashed with Apple over integrating Llama.", "Which company did Meta clash with?")

@@ -65,7 +65,15 @@ class GroundingPolicy:
                                          # ("Zuck" ~ "Zuckerberg"); shorter names must match whole
     acronym_max_len: int = 2             # names this short are acronyms that translate ("IA", "US"): not required
 
+    role_reach: int = 1                  # a name fills the role a "who"/"name of the" question asks about when it
+                                         # stands this many content words from the role word, in apposition
+                                         # ("Smith, a DeepMind researcher", "Twitter boss Elon Musk"); a sentence
+                                         # naming the role with no name beside it does not answer (dev near misses:
+                                         # "Musk ... roping in a DeepMind researcher" for "the researcher's name")
+
     # ---- checking a sentence against a passage -----------------------------------------------------
+    qualifier_reach: int = 4             # words after a number that may name the thing a comparative in front of
+                                         # it qualifies ("an even larger 400 billion parameter version")
     min_support: float = 0.55            # support = w * precision + (1 - w) * cosine must reach this
     support_precision_weight: float = 0.5
     min_precision: float = 0.6           # share of the sentence's content words found in the passage

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from app.grounding import text as tu
+from app.grounding.policy import GroundingPolicy
 
 _I = re.I
 _CUES: list[tuple[str, re.Pattern]] = [
@@ -124,13 +125,47 @@ def _new_entities(sentence: str, question: str) -> frozenset:
     return frozenset(out)
 
 
+# the role a "who"/"name" question asks the name of: "the name of the DeepMind researcher", "who is the host",
+# "come si chiama il ricercatore" (not "which company": a kind of answer, which a sentence may name generically,
+# "companies can become the gatekeepers", without being about the role)
+_ROLE = re.compile(r"\b(?:name\s+of|who\s+(?:is|was|were|are)|nome\s+(?:del|della|dello|dell'|di)|chi\s+(?:è|era|sono)"
+                   r"|come\s+si\s+chiama(?:no)?)\s+(?:the\s+|a\s+|an\s+|il\s+|lo\s+|la\s+|l'|i\s+|gli\s+|le\s+)?"
+                   r"([\w\-]+)(?:\s+([\w\-]+))?", _I)
+ROLE_REACH = GroundingPolicy.role_reach  # the policy's; holds() is called with no policy at hand
+
+
+def role_stems(question: str) -> set[str]:
+    """Stems of the common nouns naming the role asked about (not names, not function words)."""
+    sw = tu.stopwords()
+    return {tu.stem(w) for m in _ROLE.finditer((question or "").replace("’", "'")) for w in m.groups()
+            if w and w.islower() and tu.fold(w) not in sw and not w[0].isdigit()}
+
+
+def _fills_role(sentence: str, question: str, new: frozenset) -> bool:
+    """When the sentence names the role asked about ("a DeepMind researcher"), a new name must stand next to it
+    ("DeepMind researcher John Smith", "Yann LeCun, the Meta AI chief"): a sentence that mentions the role
+    without its name ("Musk said he was roping in a DeepMind researcher") does not answer "what is his name"."""
+    roles = role_stems(question)
+    if not roles:
+        return True
+    # distance in content words: function words and the question's own names ("the Meta AI chief") do not count
+    sw, q_ents = tu.stopwords(), tu.entities(question)
+    toks = [t for t in tu.tokens(tu.CITE.sub(" ", sentence)) if tu.fold(t) not in sw and tu.entity_key(t) not in q_ents]
+    at = [i for i, t in enumerate(toks) if tu.stem(t) in roles]
+    if not at:
+        return True
+    names = [i for i, t in enumerate(toks) if tu.entity_key(t) in new or tu.fold(t) in new]
+    return any(abs(i - j) <= ROLE_REACH for i in at for j in names)
+
+
 def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
     """True when the question constrains no type, or the sentence holds the asked type beyond the question."""
     ask = ask or ask_of(question)
     if not ask.kind:
         return True
     if ask.kind == "entity":
-        return bool(_new_entities(sentence, question))
+        new = _new_entities(sentence, question)
+        return bool(new) and _fills_role(sentence, question, new)
     if ask.kind == "reason":
         return bool(_REASON_IN_TEXT.search(sentence))
     if ask.kind == "date":
