@@ -440,6 +440,7 @@ def test_the_answer_rests_on_the_best_evidence_not_on_the_models_pick(tmp_path):
     ("Who does the author say wrote the Llama paper?", ""),
     ("Who, in the author's view, is winning?", ""),
     ("What name does the author go by?", "author"),
+    ("Who did the author interview?", ""),
 ])
 def test_what_the_catalog_does_not_record_is_told_from_dates_in_the_text(question, field):
     assert metadata_field(question) == field
@@ -514,6 +515,9 @@ def test_a_code_name_or_version_number_is_not_a_quantity():
     assert holds("The EU fined Meta 390 euros.", "How much was Meta fined?")
     assert ask_of("How many parameters does the fine-tuned model have?").unit != "money"
     assert ask_of("Quanti utenti aveva Threads alla fine di luglio?").unit != "money"
+    assert ask_of("How large was the EU fine?").unit == "money"
+    assert holds("About 2.5 hours.", "How long did it take?")
+    assert holds("Meta bought 100 H100 chips.", "How many chips did Meta buy?")
 
 
 def test_a_follow_up_asks_for_something_new_not_the_last_answer_again(checker):
@@ -533,17 +537,3 @@ def test_a_follow_up_asks_for_something_new_not_the_last_answer_again(checker):
     asked = rank("why? (Threads 10 million users seven hours)", [source("a.txt", THREADS)], checker, POLICY, "en",
                  own_question="why?")
     assert asked[0].score == pytest.approx(whole[0].score)
-
-
-def test_a_sentence_naming_the_role_without_its_name_does_not_answer_who():
-    q = "What is the name of the DeepMind researcher working on TruthGPT?"
-    # the role is there, and a name, but not the role's: "Musk ... a DeepMind researcher"
-    assert not holds("Since then Musk said he was roping in a DeepMind researcher to build TruthGPT.", q)
-    assert holds("Musk hired John Smith, a DeepMind researcher, to build TruthGPT.", q)
-    assert not holds("Musk ha menzionato il coinvolgimento di un ricercatore di DeepMind per TruthGPT.",
-                     "Come si chiama il ricercatore di DeepMind coinvolto da Musk per TruthGPT?")
-    # names in apposition to the role, before or after it, fill it
-    assert holds("Zuckerberg and even Yann LeCun, the Meta AI chief, have been advocating for it.", "Who is the AI chief at Meta?")
-    assert holds("Twitter boss Elon Musk has long wanted a chatbot.", "Who is the boss of Twitter?")
-    # a role the sentence does not mention leaves the question to the other rules
-    assert holds("Meta clashed with Apple over integrating Llama.", "Which company did Meta clash with?")

@@ -57,7 +57,7 @@ def _swapped_modifier(sentence: str, passage: str) -> tuple[str, str] | None:
 _QUALIFIED = re.compile(r"\b(larger|bigger|smaller|greater|heavier|newer|next|upcoming|future|planned|forthcoming|"
                         r"maggiore|minore|superiore|prossim[oa]|futur[oa]|successiv[oa])\s+"
                         r"(?:(?:even|much|far|still|a|an|the|un|una|uno|ancora)\s+)*(?=[$€£]?\d)", re.I)
-_QUALIFIED_REACH = GroundingPolicy.qualifier_reach
+_QUALIFIED_REACH = GroundingPolicy.qualifier_reach  # words after the number that may name what it is of
 
 
 def _dropped_qualifier(sentence: str, passage: str) -> tuple[str, str] | None:

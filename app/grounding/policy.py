@@ -52,8 +52,9 @@ class GroundingPolicy:
     follow_up_own_weight: float = 0.5    # a follow-up's wording features: this share from the user's own words, the
                                          # rest from the question with the conversation's words carried over
                                          # (0.5 handled 35 of 53 development follow-ups, 0.75 35, 1.0 34, 0: 28)
-    follow_up_min_own_words: int = 2     # fewer own content words ("why?", "quando?") tell no sentence apart: not
-                                         # mixed in (they only lowered every score, "why not?" 0.93 -> 0.52)
+    follow_up_min_own_words: int = 1     # no own content word ("why?", "quando?") tells no sentence apart: not mixed
+                                         # in (it only lowered every score, "why not?" 0.93 -> 0.52); one is enough
+                                         # ("and Gemini?" asks about Gemini, not the last answer again)
 
     # ---- answer or refuse ---------------------------------------------------------------------------
     min_evidence: float = 0.5705         # the best evidence score (a probability) below this: refuse; the point
@@ -65,15 +66,10 @@ class GroundingPolicy:
                                          # ("Zuck" ~ "Zuckerberg"); shorter names must match whole
     acronym_max_len: int = 2             # names this short are acronyms that translate ("IA", "US"): not required
 
-    role_reach: int = 1                  # a name fills the role a "who"/"name of the" question asks about when it
-                                         # stands this many content words from the role word, in apposition
-                                         # ("Smith, a DeepMind researcher", "Twitter boss Elon Musk"); a sentence
-                                         # naming the role with no name beside it does not answer (dev near misses:
-                                         # "Musk ... roping in a DeepMind researcher" for "the researcher's name")
-
     # ---- checking a sentence against a passage -----------------------------------------------------
     qualifier_reach: int = 4             # words after a number that may name the thing a comparative in front of
-                                         # it qualifies ("an even larger 400 billion parameter version")
+                                         # it qualifies ("an even larger 400 billion parameter version"); read by
+                                         # checking.py as a structural constant, not settable per request
     min_support: float = 0.55            # support = w * precision + (1 - w) * cosine must reach this
     support_precision_weight: float = 0.5
     min_precision: float = 0.6           # share of the sentence's content words found in the passage
