@@ -22,7 +22,7 @@ from app.grounding.citations import CitationBook, check_sentence, render
 from app.grounding.answerability import refusal_reason
 from app.grounding.answers import answer_span, answers
 from app.grounding.documents import DocProfile, DocRef, resolve, strip_doc_words
-from app.grounding.evidence import rank, select
+from app.grounding.evidence import mixes_own_words, rank, select
 from app.grounding.fallback import best_answering, names_missing, quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
@@ -237,9 +237,7 @@ class Engine:
         # a follow-up's own words (translated on their own too) say what is asked now, the words carried from
         # the conversation what it is about; its own words also search, so that a question taken for a
         # follow-up by mistake still finds its own passages
-        follow_up = (bool(own_question) and tu.fold(own_question) != tu.fold(search_q)
-                     and self.policy.follow_up_own_weight > 0
-                     and len(tu.content_stems(own_question)) >= self.policy.follow_up_min_own_words)
+        follow_up = mixes_own_words(search_q, own_question, self.policy)
         own_gloss = self.translation(own_question, lang) if gloss and follow_up else ""
         # the question in the documents' language finds and scores their sentences by meaning
         queries = (search_q, gloss, own_question if follow_up else "", own_gloss)

@@ -69,17 +69,18 @@ def _dropped_qualifier(sentence: str, passage: str) -> tuple[str, str] | None:
     qualified: dict[float, tuple[str, set[str]]] = {}
     plain: set[float] = set()
     text = tu.CITE.sub(" ", passage)
-    marks = {m.end(): m.group(1).lower() for m in _QUALIFIED.finditer(text)}
-    for at in sorted(set(marks) | {m.start() for m in re.finditer(r"(?<![\w.,])[$€£]?\d", text)}):
-        found = tu.quantity_positions(text[at:])
-        if not found or found[0][0] != 0:
-            continue
-        v, unit = found[0][1]
+    spans = tu.token_spans(text)  # the tokens quantity_positions counts, with their offsets
+    marks = {m.end(): m.group(1).lower() for m in _QUALIFIED.finditer(text)}  # where the qualified number starts
+    for i, (v, unit) in tu.quantity_positions(text):
+        tok, start, _ = spans[i]
+        if not tok[0].isdigit() or (start and (text[start - 1].isalnum() or text[start - 1] in "_.,")):
+            continue  # figures only, standing on their own (not number words, not "v.2")
+        at = start - 1 if text[start - 1:start] in ("$", "€", "£") else start
         if at not in marks:
             plain.add(v)
             continue
-        toks = [tu.fold(t) for t in tu.tokens(text[at:])][1:1 + _QUALIFIED_REACH]
-        things = {tu.stem(t) for t in toks if t not in sw and not t[0].isdigit() and not tu.is_multiplier(t)
+        after = [tu.fold(t) for t, _, _ in spans[i + 1:i + 1 + _QUALIFIED_REACH]]
+        things = {tu.stem(t) for t in after if t not in sw and not t[0].isdigit() and not tu.is_multiplier(t)
                   and tu.stem(t)[:4] != unit[:4]}
         qualified[v] = (marks[at], things)
     s_words = {tu.fold(t) for t in tu.tokens(sentence)}

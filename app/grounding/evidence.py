@@ -194,8 +194,7 @@ def rank(question: str, sources: list[Source], checker: SupportChecker, policy: 
     ref = ref or DocRef()
     cands = candidates(sources, policy)
     _score_features(question, cands, checker, policy, lang, ref, own_question, gloss, gloss_ref)
-    if (own_question and tu.fold(own_question) != tu.fold(question) and policy.follow_up_own_weight > 0
-            and len(tu.content_stems(own_question)) >= policy.follow_up_min_own_words):
+    if mixes_own_words(question, own_question, policy):
         carried = {id(c): c.feats for c in cands}
         own_ref = DocRef(ref.docs, strip_doc_words(own_question) or own_question, ref.meta_stems,
                          ref.by_person_or_language)
@@ -207,6 +206,13 @@ def rank(question: str, sources: list[Source], checker: SupportChecker, policy: 
     for c in cands:
         c.score = evidence_score(c.feats, policy)
     return sorted(cands, key=lambda c: -c.score)
+
+
+def mixes_own_words(question: str, own_question: str, policy: GroundingPolicy) -> bool:
+    """A follow-up (`question` carries words of the conversation that `own_question`, the user's own words, does
+    not) whose own words count apart: they are mixed into its evidence score and search beside it."""
+    return (bool(own_question) and tu.fold(own_question) != tu.fold(question) and policy.follow_up_own_weight > 0
+            and len(tu.content_stems(own_question)) >= policy.follow_up_min_own_words)
 
 
 def _score_features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy,
