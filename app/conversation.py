@@ -12,6 +12,7 @@ import re
 
 from app.grounding import text as tu
 from app.prompts import localized
+from index import language
 
 _FOLLOW = re.compile(r"^(and|but|what about|how about|also|so|then|e|ed|ma|invece|anche|allora|e invece)\b|"
                      r"\b(it|its|they|them|their|that|this|those|these|he|she|him|his|her|there|the other|"
@@ -27,6 +28,13 @@ def looks_like_follow_up(question: str) -> bool:
 
     return (bool(_FOLLOW.search(question)) or len(tu.content_stems(question)) <= 2
             or not (question_names(question) or tu.numbers(question)))
+
+
+def conversation_language(question: str, history: list[tuple[str, str]] | None) -> str:
+    """The language to answer in: the question's, with the language of the user's earlier turns as the prior,
+    so a short follow-up with few function words of its own keeps the conversation's language."""
+    prior = language.detect(" ".join(q for q, _ in history[-HISTORY_TURNS:])) if history else None
+    return language.detect(question, prior=prior)
 
 
 def _template_words() -> set[str]:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 
 from app import __version__
 from app.config import Settings
+from app.conversation import conversation_language
 from app.errors import IndexError_, IndexMismatchError, InputError
 from app.grounding import text as tu
 from app.grounding.assembly import SentenceAssembler
@@ -261,7 +262,7 @@ class Engine:
         max_tokens = max_tokens or s.max_tokens
         t0 = time.perf_counter()
         question = self.validate(question)
-        lang = language.detect(question)
+        lang = conversation_language(question, history)
         clean_q = " ".join(sent for sent, _, _ in tu.sentences(question) if not tu.is_injection(sent)).strip()
         search_q = self.condense(clean_q, history) if (history and clean_q) else clean_q
         timings = Timings()

@@ -41,6 +41,14 @@ def _is_short(s: str) -> bool:
     return n < 4 or (n < 12 and not _TERMINAL.search(s))
 
 
+_SENTENCE_END = re.compile(r"(?<=[^\W\d_]{2})[.!?…][»”\"')\]]*\s+(?=[\"“«(]?[A-Z0-9])")
+
+
+def _is_prose(s: str) -> bool:
+    """A paragraph of two or more finished sentences (not a teaser, a heading or a link)."""
+    return bool(_TERMINAL.search(s)) and len(_SENTENCE_END.findall(s.strip())) >= 1
+
+
 def split_lines(text: str) -> list[Line]:
     lines, pos = [], 0
     for raw in text.split("\n"):
@@ -69,7 +77,9 @@ def classify(text: str) -> list[Line]:
         elif seen[s.lower()] > 1 and _words(s) < 15:
             ln.keep, ln.reason = False, "repeated line"
     # Trailing page furniture: after the last run of two consecutive kept paragraphs, a tail in which
-    # dropped lines outnumber kept ones (author bio, related posts, promo blurbs) goes too.
+    # dropped lines outnumber kept ones (related posts, promo blurbs, navigation) goes too, except paragraphs of
+    # prose (two or more finished sentences): an author's bio says what readers ask ("what is the writer
+    # interested in?"), and a manual's last section often stands alone among headings.
     last_run_end = -1
     for i in range(1, len(content)):
         if content[i - 1].keep and content[i].keep:
@@ -78,7 +88,7 @@ def classify(text: str) -> list[Line]:
         tail = content[last_run_end + 1:]
         if tail and sum(not ln.keep for ln in tail) > sum(ln.keep for ln in tail):
             for ln in tail:
-                if ln.keep:
+                if ln.keep and not _is_prose(ln.text):
                     ln.keep, ln.reason = False, "trailing page furniture (bio, related, promo)"
     for ln in lines:
         if not ln.text.strip():

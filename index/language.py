@@ -37,17 +37,24 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
-def detect(text: str, default: str = "en") -> str:
-    """Best language code for text; `default` when the text has too few function words to tell."""
+def detect(text: str, default: str = "en", prior: str | None = None) -> str:
+    """Best language code for text; `default` when the text has too few function words to tell.
+
+    `prior`, the language the conversation has been in, counts as one more function word of its own: a short
+    follow-up ("E quando dovrebbe uscire?" shares "e" with Italian and "e", "quando" with Portuguese) stays in
+    the conversation's language unless its own words say otherwise, and a whole sentence is decided by them."""
     toks = []
     for w in words(text):
         toks.extend(w.split("'"))  # l'acquisizione -> l, acquisizione
     if not toks:
-        return default
+        return prior or default
     scores = {code: sum(1 for t in toks if t in sw) for code, sw in stopwords().items()}
-    best = max(scores, key=lambda c: (scores[c], c == default))
-    if scores[best] == 0 or (scores[best] == scores.get(default, 0)):
-        return default
+    if prior in scores:
+        scores[prior] += 1
+    pick = prior if prior in scores else default
+    best = max(scores, key=lambda c: (scores[c], c == pick))
+    if scores[best] == 0 or (scores[best] == scores.get(pick, 0)):
+        return pick
     return best
 
 

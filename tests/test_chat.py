@@ -92,6 +92,18 @@ def test_follow_ups_carry_words_never_template_text():
     assert "Llama" in out and "Apple" in out
 
 
+def test_a_follow_up_keeps_the_conversations_language_unless_it_says_otherwise():
+    from app.conversation import conversation_language
+
+    italian = [("E come si chiamerebbe il modello che ne deriverebbe?", "«Super LLaMA» [1]")]
+    assert conversation_language("E quando dovrebbe uscire?", None) == "pt"  # its own words lean Portuguese
+    assert conversation_language("E quando dovrebbe uscire?", italian) == "it"
+    assert conversation_language("And when will it be released?", italian) == "en"
+    # one function word against the conversation's: a tie, and the conversation's language stands
+    assert conversation_language("Quando?", [("Who founded Meta?", "Zuckerberg [1]")]) == "en"
+    assert conversation_language("Quando?", None) == "pt"
+
+
 def test_upload_batch_bad_and_oversized_files(engine, tmp_path):
     """A bad file says why, an oversized one says the limit, and the good one is indexed anyway."""
     from app.chat.service import ChatService

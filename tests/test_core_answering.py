@@ -251,3 +251,13 @@ def test_a_follow_up_is_resolved_without_leaking_the_earlier_answer(engine):
     a = engine.ask("And who is suing Meta over it?", [(first.question, first.answer)])
     assert "documents state" not in a.searched_for.lower() and "“" not in a.searched_for
     assert not a.refused and "Musk" in a.answer, (a.searched_for, a.answer)
+
+
+def test_a_short_italian_follow_up_is_answered_in_italian(engine):
+    """"E quando dovrebbe uscire?" has more Portuguese function words than Italian ones ("e", "quando"); after
+    Italian turns it is Italian, and the answer (or refusal) is in Italian."""
+    first = engine.ask("Come si chiamerebbe il nuovo modello di Meta addestrato su Threads?")
+    assert first.language == "it"
+    a = engine.ask("E quando dovrebbe uscire?", [(first.question, first.answer)])
+    assert a.language == "it", (a.language, a.answer)
+    assert not a.answer.startswith(("The documents", "The indexed")), a.answer

@@ -68,6 +68,23 @@ def _text(words: int, tag: str) -> str:
 
 
 # ---- 1. cleaning: linear, same decisions ----------------------------------------------------------------
+def test_cleaning_keeps_an_authors_bio_but_not_the_page_furniture_after_it():
+    from index.clean import kept_spans
+
+    article = ("Quokka farms report their readings every ninety seconds. The relay keeps them for a week.\n\n"
+               "Ada Brightwater designed the protocol in 2019, after two dry summers. It is still in use today.\n\n")
+    tail = ("Share\nPicture of Jane Doe\nJane Doe\n"
+            "Jane writes about farms and sensors for the weekly. She also holds a keen interest in beekeeping.\n"
+            "Related Posts\nThe Quokka relay gets a new antenna\nSubscribe to our newsletter\n"
+            "Next8.3. Setting the Hostname and Configuring the Nam...\n")
+    text = article + tail
+    spans, _ = kept_spans(text)
+    kept = " ".join(text[s:e] for s, e in spans)
+    assert "beekeeping" in kept and "ninety seconds" in kept and "Brightwater" in kept
+    for furniture in ("Related Posts", "new antenna", "Subscribe", "Hostname", "Picture of"):
+        assert furniture not in kept, furniture
+
+
 def test_cleaning_makes_the_same_decisions_and_offsets_on_the_seeds():
     from index.clean import kept_spans, title_guess
 
