@@ -27,7 +27,7 @@ from app.grounding.evidence import mixes_own_words, rank, select
 from app.grounding.fallback import best_answering, names_missing, quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import RECORDED, beyond_metadata, metadata_field
+from app.grounding.question import RECORDED, Ask, ask_in, beyond_metadata, metadata_field
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
@@ -227,6 +227,13 @@ class Engine:
             return ""
         return self.translator.translate(question, lang, cat.main_language, cat.untranslated)
 
+    def asked(self, question: str, lang: str) -> Ask:
+        """What the question asks for, the unit asked for also in the documents' language (`ask_in`)."""
+        cat = self._catalog()
+        if not cat.main_language or cat.main_language == lang:
+            return ask_in(question)
+        return ask_in(question, lambda word: self.translation(word, lang))
+
     def gather(self, search_q: str, lang: str, top_k: int, own_question: str = "") -> tuple[DocRef, list[Source], list]:
         """The evidence step, shared by answering and calibration: which documents the question names, the
         candidate passages, and their sentences ranked by evidence score."""
@@ -245,7 +252,8 @@ class Engine:
         pool = _interleave(*(self._candidates(strip_doc_words(q) or q, ref, n) for q in queries if q))
         ranked = rank(search_q, pool, self.checker, self.policy, lang, ref, own_question,
                       gloss=gloss, gloss_ref=resolve(gloss, profiles) if gloss else None,
-                      own_gloss=own_gloss, own_gloss_ref=resolve(own_gloss, profiles) if own_gloss else None)
+                      own_gloss=own_gloss, own_gloss_ref=resolve(own_gloss, profiles) if own_gloss else None,
+                      ask=self.asked(own_question or search_q, lang) if gloss else None)
         if ref.docs:
             # the question names a document: the evidence is that document's, when it has any nearly as good, or
             # any at all when named by its author or language ("according to the Italian article")
@@ -395,8 +403,9 @@ class Engine:
             if v:
                 yield Event("sentence", v)
         # the best evidence that answers, by the calibrated evidence score (not by the model's choice)
-        best_answer = best_answering(prompt_ev, lang, p, clean_q)
-        answered = any(answers(k.text, clean_q, p) for k in kept)
+        ask = self.asked(clean_q, lang)
+        best_answer = best_answering(prompt_ev, lang, p, clean_q, ask)
+        answered = any(answers(k.text, clean_q, p, ask=ask) for k in kept)
         if not answered or best_answer is None or best_answer.n not in rests_on:
             # no kept sentence holds what was asked, or none rests on the best evidence that does (the small
             # default model often copies a weaker sentence, and binds it wrongly), or no evidence holds it about
@@ -407,10 +416,10 @@ class Engine:
             dropped += kept
             kept = []
             book = CitationBook(prompt_ev)
-            for i, ev in enumerate(quote_fallback(prompt_ev, lang, p, clean_q)):
+            for i, ev in enumerate(quote_fallback(prompt_ev, lang, p, clean_q, ask)):
                 intro = localized("quote", lang) if i == 0 else "“{quote}”"
                 quoted = CheckedSentence(intro.format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
-                quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, clean_q))]
+                quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, clean_q, ask))]
                 kept.append(quoted)
                 yield Event("sentence", quoted)
         if not kept:

@@ -537,3 +537,23 @@ def test_a_follow_up_asks_for_something_new_not_the_last_answer_again(checker):
     asked = rank("why? (Threads 10 million users seven hours)", [source("a.txt", THREADS)], checker, POLICY, "en",
                  own_question="why?")
     assert asked[0].score == pytest.approx(whole[0].score)
+
+
+def test_the_unit_asked_for_in_italian_is_found_in_an_english_sentence():
+    """"Quanti anni" asks for years: an English sentence saying "four years" holds it once the unit word is
+    translated (the engine's translator; here a stand-in), and the refusal gate then lets it answer."""
+    from app.grounding.answers import answer_span, answers
+    from app.grounding.question import ask_in, holds
+
+    q = "Di quanti anni Meta potrebbe essere in ritardo su OpenAI?"
+    s = "So, even when Meta might be four years behind OpenAI in terms of AI, Threads might help it catch up."
+    words = {"anni": "years", "iscritti": "iscritti"}
+    ask = ask_in(q, lambda w: words.get(w, w))
+    assert not holds(s, q) and holds(s, q, ask)
+    assert answers(s, q, GroundingPolicy(), ask=ask)
+    start, end = answer_span(s, q, ask)
+    assert "four years" in s[start:end]
+    # the unit still has to match: days are not years, and a word the translator does not know adds nothing
+    assert not holds("Threads took five days to launch after Meta hired OpenAI staff.", q, ask)
+    untranslated = ask_in("Quanti iscritti ha Threads?", lambda w: words.get(w, w))
+    assert untranslated == ask_in("Quanti iscritti ha Threads?")

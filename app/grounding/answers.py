@@ -11,25 +11,25 @@ import re
 
 from app.grounding import text as tu
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import ask_of, date_words, holds, other_version
+from app.grounding.question import Ask, ask_of, date_words, holds, other_version
 
 _WORD = re.compile(r"[^\W_][\w'’\-.,%]*[^\W_%]|[^\W_]|\d+%?", re.UNICODE)
 
 
-def answers(sentence: str, question: str, policy: GroundingPolicy, context: str = "") -> bool:
+def answers(sentence: str, question: str, policy: GroundingPolicy, context: str = "", ask: Ask | None = None) -> bool:
     """The sentence holds what the question asks for, about the version of the thing the question names (the
     sentence before it, `context`, may name it), and says more than the question does (a restated question is
-    not an answer)."""
+    not an answer). `ask`: what the question asks for, when known in the documents' language too (`ask_in`)."""
     stems = set(tu.content_stems(tu.strip_citations(sentence)))
     new = stems - set(tu.content_stems(question))
     if not new or len(new) < policy.min_new_share * len(stems):
         return False
-    return holds(sentence, question) and not other_version(sentence, question, context)
+    return holds(sentence, question, ask) and not other_version(sentence, question, context)
 
 
-def answer_span(sentence: str, question: str) -> tuple[int, int] | None:
+def answer_span(sentence: str, question: str, ask: Ask | None = None) -> tuple[int, int] | None:
     """(start, end) of the answering words inside `sentence`, or None."""
-    ask = ask_of(question)
+    ask = ask or ask_of(question)
     if ask.kind == "quantity":
         return _quantity_span(sentence, question, ask)
     q_stems = set(tu.content_stems(question))
@@ -74,7 +74,7 @@ def _quantity_span(sentence: str, question: str, ask) -> tuple[int, int] | None:
         if val in q_vals:
             continue
         fits = (not ask.unit or (ask.unit == "time" and unit[:3] in {"hou", "day", "wee", "mon", "yea", "min", "sec", "ore", "gio", "set", "mes", "ann"})
-                or ask.unit[:4] == unit[:4] or ask.unit == "money")
+                or ask.fits(unit) or ask.unit == "money")
         # the span runs over the number, its multiplier and its unit ("405 billion parameters")
         end_idx = idx
         while end_idx + 1 < len(spans) and end_idx - idx < 2 and (

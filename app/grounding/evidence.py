@@ -38,7 +38,7 @@ from app.grounding import text as tu
 from app.grounding.checking import SupportChecker
 from app.grounding.documents import DocRef, strip_doc_words
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import ask_of, holds
+from app.grounding.question import Ask, ask_of, holds
 from app.types import Evidence, Source
 
 FEATURES = ("cos", "window", "lexical", "soft", "weakest", "names", "numbers", "typed", "rank", "doc", "lang", "lexical_ctx", "soft_ctx")
@@ -118,17 +118,18 @@ def _soft(question_words: list[str], sentence_words: list[str], own_words: set[s
 
 
 def features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy, lang: str,
-             ref: DocRef | None = None, own_question: str = "") -> None:
+             ref: DocRef | None = None, own_question: str = "", ask: Ask | None = None) -> None:
     """Fill `feats` of every candidate (see the module docstring). `question` is what is searched for (a
     follow-up carries words of the conversation); `own_question`, the user's own words, decides what kind of
-    thing is asked and which numbers it names (a name from the last answer is not "new" in this one)."""
+    thing is asked and which numbers it names (a name from the last answer is not "new" in this one); `ask`, what it
+    asks for when the sentences are in another language (`ask_in`: the unit asked for in theirs)."""
     if not cands:
         return
     p = policy
     ref = ref or DocRef()
     q_for_words = ref.remainder or question
     asked = own_question or question
-    ask = ask_of(asked)
+    ask = ask or ask_of(asked)
     keys = key_stems(q_for_words)
     q_nums = tu.numbers(asked)
     qv = checker.vectors([question])[0]
@@ -181,10 +182,11 @@ def evidence_score(feats: dict[str, float], policy: GroundingPolicy) -> float:
 
 def rank(question: str, sources: list[Source], checker: SupportChecker, policy: GroundingPolicy, lang: str,
          ref: DocRef | None = None, own_question: str = "", gloss: str = "", gloss_ref: DocRef | None = None,
-         own_gloss: str = "", own_gloss_ref: DocRef | None = None) -> list[Candidate]:
+         own_gloss: str = "", own_gloss_ref: DocRef | None = None, ask: Ask | None = None) -> list[Candidate]:
     """Every candidate sentence, scored, best first. `gloss`, the question translated into the language of
     the sentences not in `lang`, scores those sentences too: each of their features is the better of the
-    question's and the translation's (names and cognates match as asked, the rest by the translation).
+    question's and the translation's (names and cognates match as asked, the rest by the translation), and
+    `ask` (question.ask_in) says what is asked for in their language.
 
     A follow-up searches with words carried from the conversation (`question`) but asks for something new
     (`own_question`, the user's own words, and `own_gloss`, their translation): each wording feature is then a
@@ -193,12 +195,12 @@ def rank(question: str, sources: list[Source], checker: SupportChecker, policy: 
     ("why?", "quando?") are not mixed in: they would only lower every score."""
     ref = ref or DocRef()
     cands = candidates(sources, policy)
-    _score_features(question, cands, checker, policy, lang, ref, own_question, gloss, gloss_ref)
+    _score_features(question, cands, checker, policy, lang, ref, own_question, gloss, gloss_ref, ask)
     if mixes_own_words(question, own_question, policy):
         carried = {id(c): c.feats for c in cands}
         own_ref = DocRef(ref.docs, strip_doc_words(own_question) or own_question, ref.meta_stems,
                          ref.by_person_or_language)
-        _score_features(own_question, cands, checker, policy, lang, own_ref, own_question, own_gloss, own_gloss_ref)
+        _score_features(own_question, cands, checker, policy, lang, own_ref, own_question, own_gloss, own_gloss_ref, ask)
         a = policy.follow_up_own_weight
         for c in cands:
             was = carried[id(c)]
@@ -216,9 +218,11 @@ def mixes_own_words(question: str, own_question: str, policy: GroundingPolicy) -
 
 
 def _score_features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy,
-                    lang: str, ref: DocRef, own_question: str, gloss: str, gloss_ref: DocRef | None) -> None:
+                    lang: str, ref: DocRef, own_question: str, gloss: str, gloss_ref: DocRef | None,
+                    ask: Ask | None = None) -> None:
     """`features` of every candidate for this wording of the question, and, for the sentences in another
-    language, the better of each feature by the question and by its translation `gloss`."""
+    language, the better of each feature by the question and by its translation `gloss` (and the kind asked
+    for by `ask`, which names the unit asked for in their language too)."""
     features(question, cands, checker, policy, lang, ref, own_question)
     other = [c for c in cands if c.source.language != lang]
     if gloss and other:
@@ -226,9 +230,10 @@ def _score_features(question: str, cands: list[Candidate], checker: SupportCheck
         # the documents named are the question's; the words left, the translation's
         g_ref = DocRef(ref.docs, (gloss_ref.remainder if gloss_ref else "") or gloss, ref.meta_stems,
                        ref.by_person_or_language)
-        features(gloss, other, checker, policy, lang, g_ref, own_question or question)
-        for c in other:
-            c.feats = {k: max(v, asked[id(c)][k]) if k in _TRANSLATED else asked[id(c)][k] for k, v in c.feats.items()}
+        features(gloss, other, checker, policy, lang, g_ref, own_question or question, ask)
+        for c in other:  # "typed" too: the translation names the unit asked for in the sentence's language
+            c.feats = {k: max(v, asked[id(c)][k]) if k in _TRANSLATED or k == "typed" else asked[id(c)][k]
+                       for k, v in c.feats.items()}
 
 
 # the features a translation of the question can improve, and that a follow-up's own words mix into (not the kind

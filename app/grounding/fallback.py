@@ -7,7 +7,7 @@ from app.grounding import text as tu
 from app.grounding.answerability import has_name, question_names
 from app.grounding.answers import answers
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import other_version
+from app.grounding.question import Ask, other_version
 from app.types import Evidence
 
 # words that point back to the sentence before (a closed grammatical class, English and Italian): a quote that
@@ -58,10 +58,11 @@ def about_named(e: Evidence, question: str, policy: GroundingPolicy) -> bool:
     return not names_missing(e, question, policy)
 
 
-def best_answering(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "") -> Evidence | None:
+def best_answering(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "",
+                   ask: Ask | None = None) -> Evidence | None:
     """The best evidence that holds what the question asks for; the same claim in the question's language when
     one is nearly as good (a translated document)."""
-    answering = [e for e in evidence if answers(e.text, question, policy, e.context) and about_named(e, question, policy)
+    answering = [e for e in evidence if answers(e.text, question, policy, e.context, ask) and about_named(e, question, policy)
                  ] if question else list(evidence)
     if not answering:
         return None
@@ -89,12 +90,13 @@ def same_claim(a: str, b: str) -> bool:
     return bool(na and nb) and len(na & nb) >= 0.5 * len(na | nb)
 
 
-def quote_fallback(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "") -> list[Evidence]:
+def quote_fallback(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "",
+                   ask: Ask | None = None) -> list[Evidence]:
     """The best evidence that holds what the question asks for (`best_answering`), with the sentence before it
     when it needs it ("... underscores these concerns"), plus the best other sentence of the same document when
     it scores within `policy.quote_margin`. Nothing when no evidence holds what is asked: then the answer is a
     refusal."""
-    best = best_answering(evidence, lang, policy, question)
+    best = best_answering(evidence, lang, policy, question, ask)
     if best is None:
         return []
     out = [with_context(best, question)]

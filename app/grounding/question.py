@@ -17,8 +17,9 @@ sentence that gives no quantity of parameters cannot answer "how many parameters
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Callable
 
 from app.grounding import text as tu
 
@@ -78,6 +79,15 @@ class Ask:
     kind: str = ""  # quantity | date | entity | reason | ""
     unit: str = ""  # quantity: a unit stem, "money" or "time"; "" when any quantity will do
     exact: bool = False  # date: a calendar date, not "last week"
+    units: tuple[str, ...] = ()  # the same unit in the documents' language ("anni": "year"), see `ask_in`
+
+    def fits(self, unit: str) -> bool:
+        """A quantity's unit stem (from text.quantities) is the unit asked for, in either language."""
+        return any(u and unit and u[:4] == unit[:4] for u in (self.unit, *self.units))
+
+    def named_in(self, stems: set[str]) -> bool:
+        """The unit asked for is among these stems (in either language)."""
+        return any(u in stems for u in (self.unit, *self.units) if u)
 
 
 @lru_cache(maxsize=4096)
@@ -101,6 +111,21 @@ def ask_of(question: str) -> Ask:
         return Ask(kind, exact=bool(_EXACT_DATE.search(q)))
     return Ask(kind)
 
+
+
+def ask_in(question: str, translate: Callable[[str], str] | None = None) -> Ask:
+    """What the question asks for, with the unit asked for also in the documents' language: `translate` takes a
+    word of the question there (the engine's translator). "Quanti anni di ritardo?" asks for years, and an English
+    sentence says "four years", which the Italian stem "anni" never matches."""
+    ask = ask_of(question)
+    if translate is None or ask.kind != "quantity" or ask.unit in ("", "money", "time"):
+        return ask
+    m = _UNIT_AFTER.search((question or "").replace("’", "'"))
+    word = translate(m.group(1)).strip() if m else ""
+    if not word or " " in word or tu.fold(word) == tu.fold(m.group(1)):
+        return ask  # untranslated, or not one word: nothing to add
+    unit = tu.stem(word)
+    return replace(ask, units=(unit,)) if unit and unit != ask.unit else ask
 
 
 @lru_cache(maxsize=1 << 14)
@@ -147,8 +172,7 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
     if ask.unit == "time":
         return any(u[:3] in {x[:3] for x in _DURATION_UNITS} for _, u in new) or bool(_REL_DATE.search(sentence))
     if ask.unit:
-        stems = set(tu.content_stems(sentence))
-        return any(u and (u[:4] == ask.unit[:4]) for _, u in new) or (bool(new) and ask.unit in stems)
+        return any(ask.fits(u) for _, u in new) or (bool(new) and ask.named_in(set(tu.content_stems(sentence))))
     return bool(new) or bool(re.search(r"%|\bper ?cent\b|\bhalf\b|\btwice\b|\bdouble\b|\bmetà\b|\bdoppio\b", sentence, _I))
 
 
