@@ -393,3 +393,48 @@ def test_the_threshold_handles_the_most_questions_right():
     assert choose_threshold([q(True, 0.7), q(True, 0.6)]) == 0.0  # nothing to refuse: the lowest cut
     # a cut never lies above the score it was taken from (scores are not rounded up past themselves)
     assert choose_threshold([q(True, 0.66666), q(False, 0.4)]) <= 0.66666
+
+
+def test_questions_about_a_document_weigh_in_the_ranking_fit():
+    """A question about a document itself (its title, its language) is answered from the document its best
+    sentences come from: calibrate collects those too, a sentence of the document asked about counting as a hit,
+    so the document feature keeps its weight (left out, a refit dropped it to 0 and named wrong documents)."""
+    from types import SimpleNamespace
+
+    from app.evaluation.calibrate import collect, fit_ranking, score
+    from app.evaluation.qa_file import QAItem
+    from app.grounding.evidence import FEATURES, Candidate
+    from app.grounding.policy import GroundingPolicy
+    from app.grounding.question import Ask
+    from app.types import Source
+
+    def cand(doc_id, text, **f):
+        c = Candidate(Source(doc_id, doc_id, doc_id, text, 0, len(text), 0.0, "en", ""), text, 0, len(text), "", -1, 0)
+        c.feats = {k: f.get(k, 0.5) for k in FEATURES}
+        return c
+
+    class Engine:
+        settings = SimpleNamespace(top_k=5)
+
+        def gather(self, q, lang, k):
+            if "language" in q:  # the question names the translation; the original's sentences read closer
+                return None, [], [cand("orig.txt", "Threads is a rival of Twitter.", cos=0.6, doc=0.0),
+                                  cand("transl.txt", "Threads è una rivale di Twitter.", cos=0.4, doc=1.0)]
+            return None, [], [cand("a.txt", "Threads reached 10 million users.", cos=0.9),
+                              cand("a.txt", "Twitter is older.", cos=0.3)]
+
+        def metadata_names(self):
+            return frozenset()
+
+        def asked(self, q, lang):
+            return Ask()
+
+    items = [QAItem("users-1", "How many users did Threads reach?", ["10 million"], ["a.txt"])] * 4 + [
+        QAItem("lang-1", "What language is the translated version of the Threads article in?", ["Italian"],
+               ["transl.txt"])] * 2
+    rows = collect(Engine(), items)
+    assert sum(r["meta"] for r in rows) == 2 and [c["hit"] for c in rows[-1]["cands"]] == [False, True]
+    doc = FEATURES.index("doc")
+    assert fit_ranking(rows[:4])[1][doc] == 0.0 < fit_ranking(rows)[1][doc]
+    # they rank, but they are no answer-or-refuse question: no threshold is read off them
+    assert len(score(rows, GroundingPolicy())) == 4

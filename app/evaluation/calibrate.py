@@ -35,18 +35,24 @@ from index import language
 
 
 def collect(engine, items) -> list[dict]:
+    """Every question's ranked candidate sentences with their features, each labelled a hit when it holds a
+    reference answer. A question about a document itself (its author, title, language) is answered from the
+    document its best sentences come from, so there a hit is a sentence of the document asked about (`meta`
+    rows: they weigh in the fit of the ranking, not in the answer-or-refuse figures)."""
     rows = []
     for it in items:
-        if metadata_field(it.question):
-            continue  # answered from metadata, not from evidence sentences
+        meta = bool(metadata_field(it.question))
+        if meta and not (it.answerable and it.sources):
+            continue
         lang = language.detect(it.question)
         _, _, ranked = engine.gather(it.question, lang, engine.settings.top_k)
         for c in ranked:
-            c.hit = bool(it.answerable and any(contains_reference(c.text, r) for r in it.references))
+            c.hit = (c.source.doc_id in it.sources) if meta else bool(
+                it.answerable and any(contains_reference(c.text, r) for r in it.references))
         cands = [{"f": [c.feats[k] for k in FEATURES], "hit": c.hit} for c in ranked]
         rows.append({"id": it.id, "question": it.question, "lang": lang, "answerable": it.answerable,
                      "cands": cands, "ranked": ranked, "meta_names": engine.metadata_names(),
-                     "ask": engine.asked(it.question, lang)})
+                     "ask": engine.asked(it.question, lang), "meta": meta})
     return rows
 
 
@@ -88,7 +94,8 @@ def fit(rows: list[dict], l2: float = 1e-3, steps: int = 50) -> tuple[float, np.
 
 def fit_ranking(rows: list[dict], l2: float = 1e-3, steps: int = 3000, lr: float = 0.05) -> tuple[float, np.ndarray]:
     """Weights that rank each answerable question's answering sentences first (conditional logit: maximise, per
-    question, the softmax probability of its hits among its own candidates), every weight >= 0 (projected
+    question, the softmax probability of its hits among its own candidates; for a question about a document
+    itself, that document's sentences), every weight >= 0 (projected
     gradient). Evidence@1 is what the answer quotes, so that is what is fitted, rather than each sentence's
     hit-or-not on its own. Then one scale and bias map the ranking score to a probability of holding the answer
     (a one-feature logistic fit over every candidate, unanswerable questions' included), so that `min_evidence`
@@ -114,8 +121,11 @@ def fit_ranking(rows: list[dict], l2: float = 1e-3, steps: int = 3000, lr: float
         m = 0.9 * m + 0.1 * g
         v = 0.999 * v + 0.001 * g * g
         w = np.maximum(w - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8), 0.0)
-    X = np.array([c["f"] for r in rows for c in r["cands"]], dtype=np.float64)
-    y = np.array([c["hit"] for r in rows for c in r["cands"]], dtype=np.float64)
+    # the probability scale is that of holding the answer: questions about a document itself (whose hits are its
+    # sentences, answer or not) rank, but do not set it
+    ev = [r for r in rows if not r.get("meta")]
+    X = np.array([c["f"] for r in ev for c in r["cands"]], dtype=np.float64)
+    y = np.array([c["hit"] for r in ev for c in r["cands"]], dtype=np.float64)
     z = X @ w
     sc = [{"f": [zi], "hit": yi} for zi, yi in zip(z, y)]
     b, a = fit([{"cands": sc}], l2=1e-6)
@@ -127,6 +137,8 @@ def score(rows: list[dict], policy) -> list[dict]:
     evidence choice and quote fallback on them (no language model): is the answer quoted, or refused?"""
     out = []
     for r in rows:
+        if r.get("meta"):
+            continue  # answered from the catalog: no threshold, no quote
         for c in r["ranked"]:
             c.score = evidence_score(c.feats, policy)
         ranked = sorted(r["ranked"], key=lambda c: -c.score)
