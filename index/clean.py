@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 
 _TERMINAL = re.compile(r"[.!?…»”\"')\]]\s*$")
-_PROMO = re.compile(
+_PROMO = re.compile(  # "©" is matched apart (no word boundary before it)
     r"\b(subscribe|newsletter|sign up|sign in|log ?in|download (the|our)|inbox|related posts?|read more|"
-    r"follow us|cookie|all rights reserved|privacy policy|terms of (use|service)|advertis|sponsored|"
+    r"follow us|cookies?|copyright|all rights reserved|privacy policy|terms of (use|service)|advertis|sponsored|"
     r"share (this|on)|listen to this story|watch on|corporate training|upcoming .*conference|flagship events|"
     r"discord community)\b",
     re.I,
@@ -36,17 +36,22 @@ def _words(s: str) -> int:
     return len(s.split())
 
 
+_LONG_LINE_WORDS = 12  # a line this long is kept even without final punctuation
+
+
 def _is_short(s: str) -> bool:
     n = _words(s)
-    return n < 4 or (n < 12 and not _TERMINAL.search(s))
+    return n < 4 or (n < _LONG_LINE_WORDS and not _TERMINAL.search(s))
 
 
 _SENTENCE_END = re.compile(r"(?<=[^\W\d_]{2})[.!?…][»”\"')\]]*\s+(?=[\"“«(]?[A-Z0-9])")
 
 
 def _is_prose(s: str) -> bool:
-    """A paragraph of two or more finished sentences (not a teaser, a heading or a link)."""
-    return bool(_TERMINAL.search(s)) and len(_SENTENCE_END.findall(s.strip())) >= 1
+    """A paragraph of two or more finished sentences and as many words as a line needs to be kept without final
+    punctuation (`_is_short`): not a teaser, a heading, a link or a one-line comment ("Great article! Thanks.")."""
+    return (bool(_TERMINAL.search(s)) and len(_SENTENCE_END.findall(s.strip())) >= 1
+            and _words(s) >= _LONG_LINE_WORDS)
 
 
 def split_lines(text: str) -> list[Line]:
@@ -68,7 +73,7 @@ def classify(text: str) -> list[Line]:
         s = ln.text.strip()
         if _SHARE.match(s):
             ln.keep, ln.reason = False, "share/comment widget"
-        elif _words(s) < 30 and _PROMO.search(s):  # word counts first: the patterns never scan long lines
+        elif _words(s) < 30 and (_PROMO.search(s) or "©" in s):  # word counts first: the patterns never scan long lines
             ln.keep, ln.reason = False, "newsletter/promo/menu"
         elif _words(s) < 25 and _EVENT.search(s):
             ln.keep, ln.reason = False, "event listing/date line"

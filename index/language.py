@@ -16,10 +16,16 @@ OTHER_NAMES = {"en": ("inglese", "english"), "it": ("italiano", "italiana"), "fr
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 
+# interrogatives NLTK's Italian list lacks ("quando" is only in its Portuguese one, so "E quando esce?" read as
+# Portuguese): the words a short question is made of
+_EXTRA = {"it": frozenset({"quando", "perche", "quali", "cosa"})}
+
+
 @lru_cache(maxsize=1)
 def stopwords() -> dict[str, frozenset[str]]:
     """NLTK's stop-word lists per language code, from the NLTK data that llama-index-core bundles
-    (its `globals_helper` puts that folder on NLTK's path; nothing is downloaded)."""
+    (its `globals_helper` puts that folder on NLTK's path; nothing is downloaded), with the interrogatives a list
+    lacks (`_EXTRA`)."""
     from llama_index.core.utils import globals_helper
     from nltk.corpus import stopwords as nltk_stopwords
 
@@ -27,7 +33,7 @@ def stopwords() -> dict[str, frozenset[str]]:
     out = {}
     for code, lang_name in LANGS.items():
         try:
-            out[code] = frozenset(nltk_stopwords.words(lang_name))
+            out[code] = frozenset(nltk_stopwords.words(lang_name)) | _EXTRA.get(code, frozenset())
         except (LookupError, OSError):
             continue
     return out
@@ -38,24 +44,25 @@ def words(text: str) -> list[str]:
 
 
 def detect(text: str, default: str = "en", prior: str | None = None) -> str:
-    """Best language code for text; `default` when the text has too few function words to tell.
+    """Best language code for text by its function words; `default` when it has none.
 
-    `prior`, the language the conversation has been in, counts as one more function word of its own: a short
-    follow-up ("E quando dovrebbe uscire?" shares "e" with Italian and "e", "quando" with Portuguese) stays in
-    the conversation's language unless its own words say otherwise, and a whole sentence is decided by them."""
+    `prior`, the language the conversation has been in, decides a tie between the best-scoring languages: "E
+    quando?" is Italian or Portuguese by its words, and Italian after Italian turns; "Why?" after Italian turns is
+    still English."""
     toks = []
     for w in words(text):
         toks.extend(w.split("'"))  # l'acquisizione -> l, acquisizione
     if not toks:
         return prior or default
     scores = {code: sum(1 for t in toks if t in sw) for code, sw in stopwords().items()}
-    if prior in scores:
-        scores[prior] += 1
-    pick = prior if prior in scores else default
-    best = max(scores, key=lambda c: (scores[c], c == pick))
-    if scores[best] == 0 or (scores[best] == scores.get(pick, 0)):
-        return pick
-    return best
+    top = max(scores.values())
+    if top == 0:
+        return prior or default
+    tied = [c for c, v in scores.items() if v == top]
+    for pick in (prior, default):
+        if pick in tied:
+            return pick
+    return tied[0]
 
 
 def name(code: str) -> str:

@@ -96,12 +96,15 @@ def test_a_follow_up_keeps_the_conversations_language_unless_it_says_otherwise()
     from app.conversation import conversation_language
 
     italian = [("E come si chiamerebbe il modello che ne deriverebbe?", "«Super LLaMA» [1]")]
-    assert conversation_language("E quando dovrebbe uscire?", None) == "pt"  # its own words lean Portuguese
+    english = [("Who founded Meta?", "Zuckerberg [1]")]
+    # "e" and "quando" are Italian and Portuguese function words alike: the conversation decides
     assert conversation_language("E quando dovrebbe uscire?", italian) == "it"
+    assert conversation_language("Quando?", english) == "it"  # its own word is no English one
+    # a question whose own words say otherwise switches, in either direction
     assert conversation_language("And when will it be released?", italian) == "en"
-    # one function word against the conversation's: a tie, and the conversation's language stands
-    assert conversation_language("Quando?", [("Who founded Meta?", "Zuckerberg [1]")]) == "en"
-    assert conversation_language("Quando?", None) == "pt"
+    assert conversation_language("Why?", italian) == "en"
+    assert conversation_language("Perché?", english) == "it"
+    assert conversation_language("Llama 3 parameters?", italian) == "it"  # no function word: the conversation's
 
 
 def test_upload_batch_bad_and_oversized_files(engine, tmp_path):

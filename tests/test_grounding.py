@@ -540,20 +540,24 @@ def test_a_follow_up_asks_for_something_new_not_the_last_answer_again(checker):
 
 
 def test_the_unit_asked_for_in_italian_is_found_in_an_english_sentence():
-    """"Quanti anni" asks for years: an English sentence saying "four years" holds it once the unit word is
-    translated (the engine's translator; here a stand-in), and the refusal gate then lets it answer."""
+    """"Quanti anni" asks for years: an English sentence saying "four years" holds it (the unit table names it
+    in both languages, as it reads sentences' quantities); a unit the table lacks ("iscritti") is translated
+    alone by the engine's translator (a stand-in here), and only matches the unit attached to a number."""
     from app.grounding.answers import answer_span, answers
     from app.grounding.question import ask_in, holds
 
     q = "Di quanti anni Meta potrebbe essere in ritardo su OpenAI?"
     s = "So, even when Meta might be four years behind OpenAI in terms of AI, Threads might help it catch up."
-    words = {"anni": "years", "iscritti": "iscritti"}
-    ask = ask_in(q, lambda w: words.get(w, w))
-    assert not holds(s, q) and holds(s, q, ask)
-    assert answers(s, q, GroundingPolicy(), ask=ask)
-    start, end = answer_span(s, q, ask)
-    assert "four years" in s[start:end]
-    # the unit still has to match: days are not years, and a word the translator does not know adds nothing
-    assert not holds("Threads took five days to launch after Meta hired OpenAI staff.", q, ask)
-    untranslated = ask_in("Quanti iscritti ha Threads?", lambda w: words.get(w, w))
-    assert untranslated == ask_in("Quanti iscritti ha Threads?")
+    assert holds(s, q) and answers(s, q, GroundingPolicy())
+    start, end = answer_span(s, q)
+    assert "four" in s[start:end]
+    assert not holds("Threads took five days to launch after Meta hired OpenAI staff.", q)  # days are not years
+
+    words = {"iscritti": "subscribers", "volte": "times", "paesi": "4"}
+    q = "Quanti iscritti ha Threads?"
+    s = "Within a week, Threads had 100 million subscribers."
+    assert not holds(s, q) and holds(s, q, ask_in(q, lambda w: words.get(w, w)))
+    # a generic translated word is no unit named anywhere in the sentence, and non-words add nothing
+    q = "Quante volte è stato scaricato Threads?"
+    assert not holds("At the time, Threads had 100 million users.", q, ask_in(q, lambda w: words.get(w, w)))
+    assert ask_in("Quanti paesi?", lambda w: words.get(w, w)) == ask_in("Quanti paesi?")

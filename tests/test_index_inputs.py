@@ -73,16 +73,29 @@ def test_cleaning_keeps_an_authors_bio_but_not_the_page_furniture_after_it():
 
     article = ("Quokka farms report their readings every ninety seconds. The relay keeps them for a week.\n\n"
                "Ada Brightwater designed the protocol in 2019, after two dry summers. It is still in use today.\n\n")
-    tail = ("Share\nPicture of Jane Doe\nJane Doe\n"
-            "Jane writes about farms and sensors for the weekly. She also holds a keen interest in beekeeping.\n"
-            "Related Posts\nThe Quokka relay gets a new antenna\nSubscribe to our newsletter\n"
-            "Next8.3. Setting the Hostname and Configuring the Nam...\n")
-    text = article + tail
-    spans, _ = kept_spans(text)
-    kept = " ".join(text[s:e] for s, e in spans)
-    assert "beekeeping" in kept and "ninety seconds" in kept and "Brightwater" in kept
-    for furniture in ("Related Posts", "new antenna", "Subscribe", "Hostname", "Picture of"):
-        assert furniture not in kept, furniture
+    bio = ("Share\nPicture of Jane Doe\nJane Doe\n"
+           "Jane writes about farms and sensors for the weekly. She also holds a keen interest in beekeeping.\n"
+           "Related Posts\nThe Quokka relay gets a new antenna\nSubscribe to our newsletter\n")
+    tails = {  # page furniture after an article, each with the words that must not be indexed
+        "Prev\n8.2. Configuring the Network\nNext8.3. Setting the Hostname and Configuring the Nam...\nUp\nHome\n":
+            "Hostname",
+        "Comments\nJohn\nGreat article! Thanks for sharing.\nLeave a Reply\nCancel reply\n": "Great article",
+        "Share\nWe use cookies to give you the best experience on our website. By continuing to browse, you agree "
+        "to our use of cookies.\nAccept\nSettings\n": "cookies",
+        "About us\nCopyright © 2024 Example Media Inc. Reproduction without permission is prohibited.\nTerms\n": "Copyright",
+    }
+
+    def kept(text: str) -> str:
+        spans, _ = kept_spans(text)
+        return " ".join(text[s:e] for s, e in spans)
+
+    page = kept(article + bio)
+    assert "beekeeping" in page and "ninety seconds" in page and "Brightwater" in page
+    for furniture in ("Related Posts", "new antenna", "Subscribe", "Picture of"):
+        assert furniture not in page, furniture
+    for tail, furniture in tails.items():
+        page = kept(article + tail)
+        assert furniture not in page and "Brightwater" in page, furniture
 
 
 def test_cleaning_makes_the_same_decisions_and_offsets_on_the_seeds():

@@ -123,7 +123,7 @@ def fit_ranking(rows: list[dict], l2: float = 1e-3, steps: int = 3000, lr: float
         w = np.maximum(w - lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8), 0.0)
     # the probability scale is that of holding the answer: questions about a document itself (whose hits are its
     # sentences, answer or not) rank, but do not set it
-    ev = [r for r in rows if not r.get("meta")]
+    ev = [r for r in rows if not r.get("meta")] or rows
     X = np.array([c["f"] for r in ev for c in r["cands"]], dtype=np.float64)
     y = np.array([c["hit"] for r in ev for c in r["cands"]], dtype=np.float64)
     z = X @ w

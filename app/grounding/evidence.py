@@ -236,8 +236,9 @@ def _score_features(question: str, cands: list[Candidate], checker: SupportCheck
                        for k, v in c.feats.items()}
 
 
-# the features a translation of the question can improve, and that a follow-up's own words mix into (not the kind
-# asked, the rank, the document or language)
+# the features a translation of the question can improve, and that a follow-up's own words mix into (not the rank,
+# the document or language; the kind asked for is taken from the user's own words, and for sentences in another
+# language also by the unit in theirs, see _score_features)
 _TRANSLATED = frozenset({"cos", "window", "lexical", "soft", "weakest", "names", "numbers", "lexical_ctx", "soft_ctx"})
 
 

@@ -79,15 +79,11 @@ class Ask:
     kind: str = ""  # quantity | date | entity | reason | ""
     unit: str = ""  # quantity: a unit stem, "money" or "time"; "" when any quantity will do
     exact: bool = False  # date: a calendar date, not "last week"
-    units: tuple[str, ...] = ()  # the same unit in the documents' language ("anni": "year"), see `ask_in`
+    units: tuple[str, ...] = ()  # the same unit as the unit table names it ("anni": "year"), or translated (`ask_in`)
 
     def fits(self, unit: str) -> bool:
-        """A quantity's unit stem (from text.quantities) is the unit asked for, in either language."""
+        """A quantity's unit stem (from text.quantities) is the unit asked for, or its translation."""
         return any(u and unit and u[:4] == unit[:4] for u in (self.unit, *self.units))
-
-    def named_in(self, stems: set[str]) -> bool:
-        """The unit asked for is among these stems (in either language)."""
-        return any(u in stems for u in (self.unit, *self.units) if u)
 
 
 @lru_cache(maxsize=4096)
@@ -105,8 +101,12 @@ def ask_of(question: str) -> Ask:
         if _MONEY.search(q):
             return Ask(kind, "money")
         m = _UNIT_AFTER.search(q)
-        unit = tu.stem(m.group(1)) if m and tu.fold(m.group(1)) not in tu.stopwords() else ""
-        return Ask(kind, unit)
+        if not m or tu.fold(m.group(1)) in tu.stopwords():
+            return Ask(kind)
+        # the stem as asked, and the unit the unit table names in both languages ("anni": year), which is how a
+        # sentence's quantities are read (text.quantities)
+        unit, same = tu.stem(m.group(1)), tu.unit_of(m.group(1))
+        return Ask(kind, unit, units=(same,) if same[:4] != unit[:4] else ())
     if kind == "date":
         return Ask(kind, exact=bool(_EXACT_DATE.search(q)))
     return Ask(kind)
@@ -114,18 +114,22 @@ def ask_of(question: str) -> Ask:
 
 
 def ask_in(question: str, translate: Callable[[str], str] | None = None) -> Ask:
-    """What the question asks for, with the unit asked for also in the documents' language: `translate` takes a
-    word of the question there (the engine's translator). "Quanti anni di ritardo?" asks for years, and an English
-    sentence says "four years", which the Italian stem "anni" never matches."""
+    """What the question asks for, and, for a unit the unit table (text.unit_of) does not have in both
+    languages, the unit word translated alone by `translate` (the engine's translator into the documents'
+    language): an English sentence's "10 million subscribers" never matches the Italian stem of "iscritti". The
+    translation only matches the unit attached to a number (`Ask.fits`), never a word elsewhere in the sentence:
+    a word translated out of context can be a generic one ("volte" -> "times")."""
     ask = ask_of(question)
     if translate is None or ask.kind != "quantity" or ask.unit in ("", "money", "time"):
         return ask
     m = _UNIT_AFTER.search((question or "").replace("’", "'"))
-    word = translate(m.group(1)).strip() if m else ""
-    if not word or " " in word or tu.fold(word) == tu.fold(m.group(1)):
-        return ask  # untranslated, or not one word: nothing to add
-    unit = tu.stem(word)
-    return replace(ask, units=(unit,)) if unit and unit != ask.unit else ask
+    if not m or ask.units:
+        return ask  # the unit table already names it in both languages
+    word = translate(m.group(1)).strip()
+    if not word.isalpha() or tu.fold(word) == tu.fold(m.group(1)):
+        return ask  # untranslated, several words, or not a word: nothing to add
+    unit = tu.unit_of(word)
+    return replace(ask, units=(*ask.units, unit)) if not ask.fits(unit) else ask
 
 
 @lru_cache(maxsize=1 << 14)
@@ -172,7 +176,7 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
     if ask.unit == "time":
         return any(u[:3] in {x[:3] for x in _DURATION_UNITS} for _, u in new) or bool(_REL_DATE.search(sentence))
     if ask.unit:
-        return any(ask.fits(u) for _, u in new) or (bool(new) and ask.named_in(set(tu.content_stems(sentence))))
+        return any(ask.fits(u) for _, u in new) or (bool(new) and ask.unit in set(tu.content_stems(sentence)))
     return bool(new) or bool(re.search(r"%|\bper ?cent\b|\bhalf\b|\btwice\b|\bdouble\b|\bmetà\b|\bdoppio\b", sentence, _I))
 
 

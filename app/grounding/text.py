@@ -154,6 +154,13 @@ _UNIT_ALIASES = {"ore": "hour", "ora": "hour", "giorni": "day", "giorno": "day",
                  "utente": "user", "parametri": "param", "minuti": "minut"}
 
 
+def unit_of(word: str) -> str:
+    """The unit a word names, the same in both languages where the table has it ("anni" -> "year", "utenti" ->
+    "user"), else its stem: what a sentence's quantity and a question's "how many ..." are compared on."""
+    w = word.lower()
+    return _UNIT_ALIASES.get(w) or stem(w)
+
+
 def quantities(text: str) -> set[tuple[float, str]]:
     """(value, unit) pairs: "seven hours" -> (7, "hour"), "10 million users" -> (1e7, "user"); unit "" if none."""
     return {q for _, q in _quantities_at(text)}
@@ -198,8 +205,7 @@ def _quantities_at(text: str) -> list[tuple[int, tuple[float, str]]]:
                 i += 1
             unit = ""
             if i + 1 < len(toks) and toks[i + 1] not in sw and not toks[i + 1][0].isdigit():
-                w = toks[i + 1]
-                unit = _UNIT_ALIASES.get(w) or stem(w)
+                unit = unit_of(toks[i + 1])
                 if unit.endswith("s") and len(unit) > 3:
                     unit = unit[:-1]
             out.append((at, (val, unit[:4])))
