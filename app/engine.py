@@ -228,10 +228,8 @@ class Engine:
         return self.translator.translate(question, lang, cat.main_language, cat.untranslated)
 
     def asked(self, question: str, lang: str) -> Ask:
-        """What the question asks for, the unit asked for also in the documents' language (`ask_in`)."""
-        cat = self._catalog()
-        if not cat.main_language or cat.main_language == lang:
-            return ask_in(question)
+        """What the question asks for, the unit asked for also in the documents' language (`ask_in`; `translation`
+        gives "" when the question is already in it, and that adds nothing)."""
         return ask_in(question, lambda word: self.translation(word, lang))
 
     def gather(self, search_q: str, lang: str, top_k: int, own_question: str = "") -> tuple[DocRef, list[Source], list]:

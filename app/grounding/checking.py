@@ -11,7 +11,6 @@ score(sentence, passage) in [0, 1]:
 from __future__ import annotations
 
 import re
-
 import threading
 from collections import OrderedDict
 

@@ -119,7 +119,7 @@ def _soft(question_words: list[str], sentence_words: list[str], own_words: set[s
 
 def features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy, lang: str,
              ref: DocRef | None = None, own_question: str = "", ask: Ask | None = None) -> None:
-    """Fill `feats` of every candidate (see the module docstring). `question` is what is searched for (a
+    """Fill `feats` of every candidate (see the module docstring; `rank` scores them once all are in). `question` is what is searched for (a
     follow-up carries words of the conversation); `own_question`, the user's own words, decides what kind of
     thing is asked and which numbers it names (a name from the last answer is not "new" in this one); `ask`, what it
     asks for when the sentences are in another language (`ask_in`: the unit asked for in theirs)."""
@@ -171,7 +171,6 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
             "doc": 0.5 if not ref.docs else (1.0 if c.source.doc_id in ref.docs else 0.0),
             "lang": 1.0 if c.source.language == lang else 0.0,
         }
-        c.score = evidence_score(c.feats, p)
 
 
 def evidence_score(feats: dict[str, float], policy: GroundingPolicy) -> float:

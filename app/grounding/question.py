@@ -129,7 +129,7 @@ def ask_in(question: str, translate: Callable[[str], str] | None = None) -> Ask:
     if not word.isalpha() or tu.fold(word) == tu.fold(m.group(1)):
         return ask  # untranslated, several words, or not a word: nothing to add
     unit = tu.unit_of(word)
-    return replace(ask, units=(*ask.units, unit)) if not ask.fits(unit) else ask
+    return replace(ask, units=(unit,)) if not ask.fits(unit) else ask
 
 
 @lru_cache(maxsize=1 << 14)
