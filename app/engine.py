@@ -23,7 +23,7 @@ from app.grounding.citations import CitationBook, check_sentence, render
 from app.grounding.answerability import refusal_reason
 from app.grounding.answers import answer_span, answers
 from app.grounding.documents import DocProfile, DocRef, resolve, strip_doc_words
-from app.grounding.evidence import mixes_own_words, rank, select
+from app.grounding.evidence import InMain, mixes_own_words, rank, select
 from app.grounding.fallback import best_answering, names_missing, quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
@@ -31,7 +31,7 @@ from app.grounding.question import RECORDED, Ask, ask_in, beyond_metadata, metad
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
-from app.translation import Translator, select_translator
+from app.translation import Translations, Translator, select_translator
 from app.sanitize import strip_controls
 from app.types import Answer, CheckedSentence, Evidence, Source, Timings
 from index import language
@@ -72,6 +72,7 @@ class Engine:
         self.policy = GroundingPolicy.from_settings(self.settings)
         self.checker = SupportChecker(self.embedder, self.policy)
         self.translator = translator or select_translator(self.settings.translator)
+        self._translations = Translations(self.translator, self.policy.vector_cache_size)
         self._backend = backend
         self._backend_why = "given" if backend else ""
         self._catalog_cache: _Catalog | None = None
@@ -112,6 +113,16 @@ class Engine:
             sents = [t for x in texts for t, _, _ in tu.sentences(x) if len(t.split()) >= self.policy.min_evidence_words]
             self.checker.vectors(sents + [f"{a} {b}" for a, b in zip(sents, sents[1:])])
             self.checker.vectors(sorted({w for x in texts for w in tu.content_words(x)}))
+            # the sentences of documents in another language than the main one, translated into it now: they
+            # are scored by their translation (grounding/evidence.InMain)
+            main = self.in_main()
+            foreign: dict[str, list[str]] = {}
+            for n in self.retriever.nodes:
+                lang = n.metadata.get("language") or ""
+                if main.language and lang and lang != main.language:
+                    foreign.setdefault(lang, []).extend(t for t, _, _ in tu.sentences(n.get_content()))
+            for lang, sents in foreign.items():
+                main.translate(sents, lang)
         else:
             self.checker.vectors(["warm up"])
 
@@ -227,6 +238,13 @@ class Engine:
             return ""
         return self.translator.translate(question, lang, cat.main_language, cat.untranslated)
 
+    def in_main(self) -> InMain:
+        """How sentences of documents in another language than most documents' are put into that one, to be
+        scored by meaning (grounding/evidence.InMain); each sentence is translated once, then kept."""
+        cat = self._catalog()
+        return InMain(cat.main_language,
+                      lambda texts, src: self._translations(texts, src, cat.main_language, cat.untranslated))
+
     def asked(self, question: str, lang: str) -> Ask:
         """What the question asks for, the unit asked for also in the documents' language (`ask_in`; `translation`
         gives "" when the question is already in it, and that adds nothing)."""
@@ -251,7 +269,7 @@ class Engine:
         ranked = rank(search_q, pool, self.checker, self.policy, lang, ref, own_question,
                       gloss=gloss, gloss_ref=resolve(gloss, profiles) if gloss else None,
                       own_gloss=own_gloss, own_gloss_ref=resolve(own_gloss, profiles) if own_gloss else None,
-                      ask=self.asked(own_question or search_q, lang) if gloss else None)
+                      ask=self.asked(own_question or search_q, lang) if gloss else None, in_main=self.in_main())
         if ref.docs:
             # the question names a document: the evidence is that document's, when it has any nearly as good, or
             # any at all when named by its author or language ("according to the Italian article")

@@ -169,6 +169,32 @@ class Apertium:
         return out
 
 
+class Translations:
+    """Texts translated once and kept: the sentences of documents in another language than most documents' are
+    scored by their translation (grounding/evidence.InMain) each time they are candidates, so each is translated
+    on its first use (or at warm-up) and then read from here. Failed translations ("") are not kept."""
+
+    def __init__(self, translator: Translator, size: int = 20000):
+        self.translator, self.size = translator, size
+        self._done: OrderedDict[tuple, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: list[str], source: str, target: str, names: frozenset[str] = frozenset()) -> list[str]:
+        keys = [(" ".join(t.split()), source, target) for t in texts]
+        with self._lock:
+            missing = sorted({k[0] for k in keys if k not in self._done and k[0]})
+        if missing:
+            got = self.translator.translate_many(missing, source, target, names)
+            with self._lock:
+                for text, out in zip(missing, got):
+                    if out:
+                        self._done[(text, source, target)] = out
+                while len(self._done) > self.size:
+                    self._done.popitem(last=False)
+        with self._lock:
+            return [self._done.get(k, "") for k in keys]
+
+
 def select_translator(name: str) -> Translator:
     """"apertium" (used when installed; nothing otherwise) or "none"."""
     if name == "apertium":

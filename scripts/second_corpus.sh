@@ -3,13 +3,23 @@
 # chapters/sections of "The Debian Administrator's Handbook" (Debian package
 # `debian-handbook`), copied into a flat folder.
 #
-# Usage: bash scripts/second_corpus.sh [TARGET_DIR]
-#   TARGET_DIR defaults to .citeqa-corpora/debian under the repo root
-#   (the parent of this script's folder). Safe to run any number of times.
+# Usage: bash scripts/second_corpus.sh [--dev] [TARGET_DIR]
+#   TARGET_DIR defaults to .citeqa-corpora/debian (with --dev:
+#   .citeqa-corpora/debian-dev) under the repo root (the parent of this
+#   script's folder). Safe to run any number of times.
 #
-# Questions written against this corpus: seeds/debian_qa.jsonl
+# Questions written against this corpus: seeds/debian_qa.jsonl, never tuned on
 # ("sources" there are the file names below, exactly as copied).
+# --dev copies 10 other sections of the same book instead, for the development
+# set seeds/debian_dev_qa.jsonl (tuning on it is allowed: other documents, other
+# questions).
 set -euo pipefail
+
+DEV=0
+if [ "${1:-}" = "--dev" ]; then
+  DEV=1
+  shift
+fi
 
 PKG=debian-handbook
 SRC_DIR=/usr/share/doc/debian-handbook/html/en-US
@@ -33,8 +43,27 @@ FILES=(
   sect.firewall-packet-filtering.html        # 14.2 Firewall (nftables)
 )
 
+# --dev: sections that no file above holds, for seeds/debian_dev_qa.jsonl
+DEV_FILES=(
+  sect.kernel-compilation.html               # 8.10 Compiling a kernel
+  sect.http-web-server.html                  # 11.2 Web server (Apache)
+  sect.ldap-directory.html                   # 11.7 LDAP directory
+  sect.installation-steps.html               # 4.2 Installing, step by step
+  sect.building-first-package.html           # 15.2 Building your first package
+  sect.selinux.html                          # 14.5 SELinux
+  sect.monitoring.html                       # 12.4 Monitoring (Munin, Nagios)
+  sect.virtual-private-network.html          # 10.2 VPN (OpenVPN, IPsec)
+  sect.automated-installation.html           # 12.3 Automated installation (FAI, preseed)
+  sect.task-scheduling-cron-atd.html         # 9.7 cron and atd
+)
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET="${1:-$ROOT/.citeqa-corpora/debian}"
+if [ "$DEV" = 1 ]; then
+  FILES=("${DEV_FILES[@]}")
+  TARGET="${1:-$ROOT/.citeqa-corpora/debian-dev}"
+else
+  TARGET="${1:-$ROOT/.citeqa-corpora/debian}"
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -9,7 +9,7 @@ import pytest
 from fakes import FakeEmbedder, evidence, source
 
 from app.grounding.checking import SupportChecker
-from app.grounding.evidence import rank
+from app.grounding.evidence import InMain, rank
 from app.grounding.fallback import best_answering, same_claim
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import metadata_field
@@ -151,3 +151,54 @@ def test_many_texts_are_translated_in_one_call_line_by_line():
     # a special character of Apertium's stream does not cut the question short; common nouns are translated
     assert "United States" in out[3] and out[3].rstrip("?").split()[-1].lower() != "costa", out[3]
     assert NoTranslator().translate_many(["a", "b"], "it", "en") == ["", ""]
+
+
+# an Italian sentence that shares the Italian question's words but does not say which company
+IT_OTHER = "Meta si è scontrata per l'integrazione di Llama con molte difficoltà tecniche."
+IT_OTHER_EN = "Meta ran into many technical difficulties while integrating Llama."
+
+
+def test_sentences_in_another_language_than_the_main_one_are_scored_by_their_translation():
+    """MiniLM is English: between an Italian question and an Italian sentence its similarity follows shared word
+    pieces, so an Italian sentence about something else beat the English sentence that answers. Each sentence
+    is scored in the documents' main language: its translation against the question's."""
+    checker = SupportChecker(FakeEmbedder(), POLICY)
+    src = [source("it.txt", IT_OTHER, language="it"), source("en.txt", OPEN + " " + APPLE, language="en")]
+    calls = []
+
+    def translate(texts, lang):
+        calls.append((tuple(texts), lang))
+        return [{IT_OTHER: IT_OTHER_EN}.get(t, "") for t in texts]
+
+    # as before: the Italian sentence wins on the Italian words it shares with the question
+    assert rank(QUESTION, src, checker, POLICY, "it", gloss=GLOSS)[0].text == IT_OTHER
+    ranked = rank(QUESTION, src, checker, POLICY, "it", gloss=GLOSS, in_main=InMain("en", translate))
+    assert ranked[0].text == APPLE
+    assert calls == [((IT_OTHER,), "it")]  # only the sentences not in the main language are translated
+    # the quote is the sentence as written, never its translation
+    assert IT_OTHER in [c.text for c in ranked] and IT_OTHER_EN not in [c.text for c in ranked]
+    # an untranslated sentence keeps its own scores, as without a translator
+    none = rank(QUESTION, src, checker, POLICY, "it", gloss=GLOSS, in_main=InMain("en", lambda t, s: [""] * len(t)))
+    assert [(c.text, c.score) for c in none] == [(c.text, c.score) for c in rank(QUESTION, src, checker, POLICY, "it",
+                                                                                 gloss=GLOSS)]
+
+
+def test_the_engine_translates_each_sentence_of_another_language_once(tmp_path):
+    from app.config import load_settings
+    from app.engine import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("a", "b"):
+        (docs / f"{name}.txt").write_text("Llama and Apple\n\n" + OPEN + "\n\n" + APPLE + "\n", encoding="utf-8")
+    (docs / "it.txt").write_text("Llama e le licenze\n\n" + IT_OTHER + "\n", encoding="utf-8")
+    tr = DictTranslator({QUESTION: GLOSS, IT_OTHER: IT_OTHER_EN})
+    eng = Engine(load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp"),
+                 embedder=FakeEmbedder(), translator=tr)
+    assert not eng.ingest().failed
+    _, _, ranked = eng.gather(QUESTION, "it", 5)
+    assert ranked[0].text == APPLE and (IT_OTHER, "it", "en") in tr.calls
+    tr.calls.clear()
+    # an English question scores the Italian sentence by the translation made before: no second call
+    eng.gather("Which company did Meta clash with over integrating Llama?", "en", 5)
+    assert not tr.calls
