@@ -5,10 +5,11 @@ check every streamed sentence against its cited passage -> Answer with checked c
 """
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -51,7 +52,7 @@ class Event:
     data: Any
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Catalog:
     """What the engine derives from one document table."""
 
@@ -60,6 +61,7 @@ class _Catalog:
     names: frozenset  # names in titles and authors (entity keys)
     untranslated: frozenset  # their capitalised words as written, kept untranslated in questions
     main_language: str  # the language most documents are in ("" for none)
+    common: frozenset | None = field(default=None, compare=False)  # names most documents mention (unrequired_names)
 
 
 class Engine:
@@ -189,6 +191,25 @@ class Engine:
     def metadata_names(self) -> frozenset:
         """Names in the documents' titles and authors: a question may use them to point at a document."""
         return self._catalog().names
+
+    def unrequired_names(self) -> frozenset:
+        """Names a question may use that its evidence's passage need not hold: the documents' titles' and authors'
+        (`metadata_names`), and the names that at least half of the documents (two or more) mention, the corpus's
+        own subject ("Debian" and its running example "Falcot" in the Debian handbook, "Meta" and "Llama" in the
+        seeds). A name that few documents or none mention still has to be in the passage: a near miss about
+        another product ("Gemini") is refused by it."""
+        cat = self._catalog()
+        if cat.common is None:
+            per_doc: dict[str, set[str]] = {}
+            for n in self.retriever.nodes:
+                per_doc.setdefault(n.metadata.get("doc_id", ""), set()).update(tu.entities(n.get_content()))
+            counts: dict[str, int] = {}
+            for names in per_doc.values():
+                for k in names:
+                    counts[k] = counts.get(k, 0) + 1
+            need = max(2, math.ceil(len(per_doc) / 2))
+            cat.common = frozenset(k for k, c in counts.items() if c >= need) if len(per_doc) >= 2 else frozenset()
+        return cat.names | cat.common
 
     def _catalog(self) -> "_Catalog":
         """What the document table says, computed once per loaded table (the retriever swaps the whole table on
@@ -359,7 +380,8 @@ class Engine:
             return
 
         # the gates look at the user's own words: names carried from the conversation are context, not demands
-        why = refusal_reason(clean_q, ranked, p, self.metadata_names()) if search_q else ""
+        known = self.unrequired_names()
+        why = refusal_reason(clean_q, ranked, p, known) if search_q else ""
         if not search_q or why:
             yield from refuse("the question only contained instructions" if not clean_q else why)
             return
@@ -420,7 +442,7 @@ class Engine:
                 yield Event("sentence", v)
         # the best evidence that answers, by the calibrated evidence score (not by the model's choice)
         ask = self.asked(clean_q, lang)
-        best_answer = best_answering(prompt_ev, lang, p, clean_q, ask)
+        best_answer = best_answering(prompt_ev, lang, p, clean_q, ask, known)
         answered = any(answers(k.text, clean_q, p, ask=ask) for k in kept)
         if not answered or best_answer is None or best_answer.n not in rests_on:
             # no kept sentence holds what was asked, or none rests on the best evidence that does (the small
@@ -432,14 +454,14 @@ class Engine:
             dropped += kept
             kept = []
             book = CitationBook(prompt_ev)
-            for i, ev in enumerate(quote_fallback(prompt_ev, lang, p, clean_q, ask)):
+            for i, ev in enumerate(quote_fallback(prompt_ev, lang, p, clean_q, ask, known)):
                 intro = localized("quote", lang) if i == 0 else "“{quote}”"
                 quoted = CheckedSentence(intro.format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
                 quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, clean_q, ask))]
                 kept.append(quoted)
                 yield Event("sentence", quoted)
         if not kept:
-            missing = sorted(n for e in prompt_ev[:1] for n in names_missing(e, clean_q, p))
+            missing = sorted(n for e in prompt_ev[:1] for n in names_missing(e, clean_q, p, known))
             yield from refuse(f"no evidence sentence holds what the question asks for about {', '.join(missing)}"
                               if missing else "no evidence sentence holds what the question asks for")
             return

@@ -51,7 +51,7 @@ def collect(engine, items) -> list[dict]:
                 it.answerable and any(contains_reference(c.text, r) for r in it.references))
         cands = [{"f": [c.feats[k] for k in FEATURES], "hit": c.hit} for c in ranked]
         rows.append({"id": it.id, "question": it.question, "lang": lang, "answerable": it.answerable,
-                     "cands": cands, "ranked": ranked, "meta_names": engine.metadata_names(),
+                     "cands": cands, "ranked": ranked, "meta_names": engine.unrequired_names(),
                      "ask": engine.asked(it.question, lang), "meta": meta})
     return rows
 
@@ -145,7 +145,8 @@ def score(rows: list[dict], policy) -> list[dict]:
         best = ranked[0].score if ranked else 0.0
         shown = select(ranked, policy)
         refused = bool(refusal_reason(r["question"], ranked, replace(policy, min_evidence=0.0), r["meta_names"]))
-        quoted = [] if refused else quote_fallback(shown, r["lang"], policy, r["question"], r.get("ask"))
+        quoted = [] if refused else quote_fallback(shown, r["lang"], policy, r["question"], r.get("ask"),
+                                                   r["meta_names"])
         out.append({"id": r["id"], "answerable": r["answerable"], "best": best,
                     "top_hit": bool(ranked and ranked[0].hit), "hit_at3": any(c.hit for c in ranked[:3]),
                     "quotable": bool(quoted), "quote_hit": any(c.hit for e in quoted for c in ranked if c.text in e.text)})

@@ -45,8 +45,9 @@ def question_names(question: str, policy: GroundingPolicy | None = None) -> set[
 
 def refusal_reason(question: str, ranked: list, policy: GroundingPolicy,
                    metadata_names: set[str] | frozenset = frozenset()) -> str:
-    """'' to answer, else why not. `metadata_names`: names of documents' titles and authors, which a
-    question may use to point at a document rather than as a subject."""
+    """'' to answer, else why not. `metadata_names`: names a passage need not hold (Engine.unrequired_names):
+    those of documents' titles and authors, which a question may use to point at a document rather than as a
+    subject, and those most documents mention (the corpus's own subject, "Debian" in a Debian handbook)."""
     if not ranked:
         return "no passage matches the question"
     best = ranked[0].score

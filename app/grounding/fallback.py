@@ -33,13 +33,13 @@ def with_context(e: Evidence, question: str) -> Evidence:
     return Evidence(e.n, s, s.text[e.context_start - s.start: e.end - s.start], e.context_start, e.end, e.score)
 
 
-def names_missing(e: Evidence, question: str, policy: GroundingPolicy) -> list[str]:
+def names_missing(e: Evidence, question: str, policy: GroundingPolicy, known: frozenset = frozenset()) -> list[str]:
     """The question's names that the evidence is not about: in none of its passage (the sentence, the ones
     around it), or its document's title and author. A name the question uses to describe ("the host compares
     Meta's strategy to ...") is in the passage, though often not in the sentence. An acronym may be spelled out
     by consecutive content words of the sentence ("LLM" in "large language model", "LLMs" too), not by chance
     initials across words."""
-    names = question_names(question, policy)
+    names = question_names(question, policy) - known  # `known`: names not demanded (Engine.unrequired_names)
     if not names:
         return []
     # the passage holds the sentence and the one before it (evidence.candidates takes both from it)
@@ -52,17 +52,17 @@ def names_missing(e: Evidence, question: str, policy: GroundingPolicy) -> list[s
             and not (n in acronyms and n in initials)]
 
 
-def about_named(e: Evidence, question: str, policy: GroundingPolicy) -> bool:
+def about_named(e: Evidence, question: str, policy: GroundingPolicy, known: frozenset = frozenset()) -> bool:
     """The evidence is about every name the question asks about ("When is Super LLaMA going to be released?"
     is not answered by a passage on Llama 3.1)."""
-    return not names_missing(e, question, policy)
+    return not names_missing(e, question, policy, known)
 
 
 def best_answering(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "",
-                   ask: Ask | None = None) -> Evidence | None:
+                   ask: Ask | None = None, known: frozenset = frozenset()) -> Evidence | None:
     """The best evidence that holds what the question asks for; the same claim in the question's language when
     one is nearly as good (a translated document)."""
-    answering = [e for e in evidence if answers(e.text, question, policy, e.context, ask) and about_named(e, question, policy)
+    answering = [e for e in evidence if answers(e.text, question, policy, e.context, ask) and about_named(e, question, policy, known)
                  ] if question else list(evidence)
     if not answering:
         return None
@@ -91,12 +91,12 @@ def same_claim(a: str, b: str) -> bool:
 
 
 def quote_fallback(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "",
-                   ask: Ask | None = None) -> list[Evidence]:
+                   ask: Ask | None = None, known: frozenset = frozenset()) -> list[Evidence]:
     """The best evidence that holds what the question asks for (`best_answering`), with the sentence before it
     when it needs it ("... underscores these concerns"), plus the best other sentence of the same document when
     it scores within `policy.quote_margin`. Nothing when no evidence holds what is asked: then the answer is a
     refusal."""
-    best = best_answering(evidence, lang, policy, question, ask)
+    best = best_answering(evidence, lang, policy, question, ask, known)
     if best is None:
         return []
     out = [with_context(best, question)]

@@ -46,6 +46,20 @@ _MONEY = re.compile(r"\bhow\s+much\s+(money|cash|did|does|do|has|have|is|was|wil
 _CHANGE = re.compile(r"\b(grow|grew|grown|growth|increase[ds]?|rise|rose|risen|decline[ds]?|drop(ped)?|fall|fell|fallen|"
                      r"shr[iau]nk|cresci|crebbe|cresciut|aument|diminu|calat|sces)\w*", _I)
 _DURATION = re.compile(r"\bhow\s+(long|quickly|fast|soon)\b|\bin\s+quanto\s+tempo\b|\bquanto\s+tempo\b", _I)
+# "how long should the password be?", "how long is the key?": a length, any quantity ("12 characters"), not a duration
+_LENGTH = re.compile(r"\bhow\s+long\b(?:(?!\b(take|takes|took|last|lasts|lasted|wait|run|runs|ran|stay|keep|remain)\b).)*\bbe\b\s*(?:[,;(\u2014\-].*)?[?.!]*\s*$"
+                     r"|\bhow\s+long\s+(is|are)\s+(a|an|the|its|their|each|his|her)\s+[\w\-]+(\s+[\w\-]+)?\s*[?.!]*\s*$", _I)
+# "how much" followed by what is measured ("how much free disk space", "how much RAM"): that noun, not money, unless
+# it is money ("how much revenue"); "how much does it cost / did Meta pay" go on to the money words
+_MUCH_NOUN = re.compile(r"\bhow\s+much\s+(?!(?:money|cash|did|does|do|has|have|had|is|was|were|are|will|would|can|could|"
+                        r"should|must|might|may|in|of|more|less|it|they|he|she|we|you|i)\b)((?:[^\W\d_][\w\-]*\s+){0,2}[^\W\d_][\w\-]*)", _I)
+_MONEY_NOUN = re.compile(r"\b(revenue|profit|income|sales|money|cash|funding|capital|investment|budget|spending|salary|"
+                         r"damages|compensation|fines?|price|cost|dollars?|euros?)\b", _I)
+# an interrogative word: a cue that starts with one counts only when it is the question's first ("Which backend did
+# Falcot choose when reconfiguring slapd?" asks which, not when); cues without one ("called", "in dollars") anywhere
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how|quale|quali|quanto|quanti|quante|quanta|chi|quando|"
+                 r"dove|perch[eé]|cosa)\b", _I)
+_COORDINATED = re.compile(r"(,|\band|\bor|\be|\bed|\bo)\s*$", _I)  # "..., and when?": a second question, asked too
 _EXACT_DATE = re.compile(r"\b(what|which|exact|precise|actual)\s+(exact\s+|precise\s+|actual\s+)?(date|day)\b|\bexact(ly)?\b.*\bwhen\b|\bin\s+che\s+(giorno|data)\b|"
                          r"\b(quale|che)\s+(giorno|data)\b|\bdata\s+esatta\b", _I)
 _UNIT_AFTER = re.compile(r"\b(?:how\s+many|quant[ie])\s+(?:of\s+)?(?:the\s+|di\s+)?([^\W\d_][\w\-]*)", _I)
@@ -53,6 +67,8 @@ _UNIT_AFTER = re.compile(r"\b(?:how\s+many|quant[ie])\s+(?:of\s+)?(?:the\s+|di\s
 _MONTHS = ("january february march april may june july august september october november december "
            "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre").split()
 _WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday lunedi martedi mercoledi giovedi venerdi sabato domenica".split()
+# a time of day ("at 3:00 am", "at midnight") answers "when", not "on what date"
+_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\s*([ap]\.?m\.?)?(?!\d)|\b\d{1,2}\s*[ap]\.?m\b\.?|\b(midnight|noon|mezzanotte|mezzogiorno)\b", _I)
 _CAL_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(" + "|".join(_MONTHS + _WEEKDAYS) + r")\b|\bq[1-4]\b", _I)
 _REL_DATE = re.compile(
     r"\b(yesterday|today|tomorrow|recently|earlier\s+this|later\s+this|ieri|oggi|domani|recentemente)\b|"
@@ -89,15 +105,23 @@ class Ask:
 @lru_cache(maxsize=4096)
 def ask_of(question: str) -> Ask:
     q = (question or "").replace("’", "'")
-    found = [(m.start(), kind) for kind, pat in _CUES for m in [pat.search(q)] if m]
+    first = _WH.search(q)
+    found = [(m.start(), kind) for kind, pat in _CUES for m in pat.finditer(q)
+             if not (first and m.start() > first.start() and _WH.match(q, m.start())
+                     and not _COORDINATED.search(q[:m.start()]))]
     if not found:
         return Ask()
     _, kind = min(found)
     if kind == "quantity":
+        if _LENGTH.search(q):
+            return Ask(kind)
         if _DURATION.search(q):
             return Ask(kind, "time")
         if _CHANGE.search(q):
             return Ask(kind)  # "by how much did revenue grow": a percentage or any amount
+        much = _MUCH_NOUN.search(q)
+        if much and not _MONEY_NOUN.search(much.group(1)):
+            return Ask(kind)  # "how much free disk space": whatever it is measured in
         if _MONEY.search(q):
             return Ask(kind, "money")
         m = _UNIT_AFTER.search(q)
@@ -165,7 +189,7 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
     if ask.kind == "date":
         if _CAL_DATE.search(sentence):
             return True
-        return not ask.exact and bool(_REL_DATE.search(sentence))
+        return not ask.exact and bool(_REL_DATE.search(sentence) or _CLOCK.search(sentence))
     # quantity: a value the question does not already give, with the unit asked for
     q_vals = tu.numbers(question) | _version_numbers(sentence)
     new = [(v, u) for v, u in tu.quantities(sentence) if v not in q_vals]
@@ -176,9 +200,24 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
     if ask.unit == "time":
         return any(u[:3] in {x[:3] for x in _DURATION_UNITS} for _, u in new) or bool(_REL_DATE.search(sentence))
     if ask.unit:
-        return any(ask.fits(u) for _, u in new) or (bool(new) and ask.unit in set(tu.content_stems(sentence)))
+        return (any(ask.fits(u) for _, u in new) or any(ask.fits(u) for v, u in _second_units(sentence) if v not in q_vals)
+                or (bool(new) and ask.unit in set(tu.content_stems(sentence))))
     return bool(new) or bool(re.search(r"%|\bper ?cent\b|\bhalf\b|\btwice\b|\bdouble\b|\bmetà\b|\bdoppio\b", sentence, _I))
 
+
+
+def _second_units(sentence: str) -> list[tuple[float, str]]:
+    """(value, unit) with the word after the next as the unit, when the next is not a function word: "the twelve
+    suggested tasks" counts tasks, "20 GB of space" only gigabytes (text.quantities reads the next word only)."""
+    toks = [tu.fold(t) for t in tu.tokens(tu.CITE.sub(" ", sentence))]
+    sw = tu.stopwords()
+    out = []
+    for at, (v, _) in tu.quantity_positions(sentence):
+        j = at + 1 + (at + 1 < len(toks) and tu.is_multiplier(toks[at + 1]))
+        if j + 1 < len(toks) and toks[j] not in sw and toks[j + 1] not in sw and toks[j + 1][0].isalpha():
+            unit = tu.unit_of(toks[j + 1])
+            out.append((v, (unit[:-1] if unit.endswith("s") and len(unit) > 3 else unit)[:4]))
+    return out
 
 
 # ---- versions: "Llama 2" is not "Llama 3" -----------------------------------------------------------

@@ -151,7 +151,10 @@ def numbers(text: str) -> set[float]:
 
 _UNIT_ALIASES = {"ore": "hour", "ora": "hour", "giorni": "day", "giorno": "day", "anni": "year", "anno": "year",
                  "settimane": "week", "settimana": "week", "mesi": "month", "mese": "month", "utenti": "user",
-                 "utente": "user", "parametri": "param", "minuti": "minut"}
+                 "utente": "user", "parametri": "param", "minuti": "minut",
+                 # sizes written as symbols ("20 GB") and asked in words ("how many gigabytes")
+                 "kb": "kilobyte", "mb": "megabyte", "gb": "gigabyte", "tb": "terabyte", "kib": "kilobyte",
+                 "mib": "megabyte", "gib": "gigabyte", "tib": "terabyte"}
 
 
 def unit_of(word: str) -> str:
