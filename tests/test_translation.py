@@ -170,10 +170,12 @@ def test_sentences_in_another_language_than_the_main_one_are_scored_by_their_tra
         calls.append((tuple(texts), lang))
         return [{IT_OTHER: IT_OTHER_EN}.get(t, "") for t in texts]
 
-    # as before: the Italian sentence wins on the Italian words it shares with the question
-    assert rank(QUESTION, src, checker, POLICY, "it", gloss=GLOSS)[0].text == IT_OTHER
+    as_asked = {c.text: c.score for c in rank(QUESTION, src, checker, POLICY, "it", gloss=GLOSS)}
     ranked = rank(QUESTION, src, checker, POLICY, "it", gloss=GLOSS, in_main=InMain("en", translate))
     assert ranked[0].text == APPLE
+    # the Italian words it shares with the question no longer count: its translation says less of what is asked
+    scored = {c.text: c.score for c in ranked}
+    assert scored[IT_OTHER] < as_asked[IT_OTHER] - 0.05 and scored[APPLE] == as_asked[APPLE]
     assert calls == [((IT_OTHER,), "it")]  # only the sentences not in the main language are translated
     # the quote is the sentence as written, never its translation
     assert IT_OTHER in [c.text for c in ranked] and IT_OTHER_EN not in [c.text for c in ranked]

@@ -1,6 +1,7 @@
 """Fit the evidence score's weights and choose the answer-or-refuse threshold on a development QA set.
 
-    python -m app.evaluation.calibrate seeds/qa_dev.jsonl [--test seeds/qa_test.jsonl] [--out runs/calibration.json]
+    python -m app.evaluation.calibrate seeds/qa_dev.jsonl [--dev-also FILE@DATA_DIR] [--test FILE[@DATA_DIR]]
+                                       [--out runs/calibration.json]
 
 Runs the answering pipeline's own evidence step (`Engine.gather`: documents named, candidate passages, ranked
 sentences) for every question, without the language model, and labels each candidate sentence 1 when it
@@ -223,32 +224,60 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m app.evaluation.calibrate")
     ap.add_argument("dev")
-    ap.add_argument("--test", action="append", default=[])
+    ap.add_argument("--dev-also", action="append", default=[], metavar="FILE@DATA_DIR",
+                    help="another development set, over the index in DATA_DIR (another corpus): fitted on too")
+    ap.add_argument("--test", action="append", default=[], metavar="FILE[@DATA_DIR]",
+                    help="a set to report beside the development one, never fitted on")
     ap.add_argument("--out")
     ap.add_argument("--keep-weights", action="store_true", help="score with the current policy, fit nothing")
     ap.add_argument("--rounds", type=int, default=2, help="fit, collect the candidates again under the new "
                                                           "weights, and fit again (default 2 rounds)")
     a = ap.parse_args(argv)
-    engine = Engine(load_settings())
-    items = load_qa(a.dev)
-    dev = collect(engine, items)
-    policy = engine.policy
+    engines: dict[str, Engine] = {}
+
+    def engine_for(data_dir: str = "") -> Engine:
+        if data_dir not in engines:
+            engines[data_dir] = Engine(load_settings(data_dir=Path(data_dir)) if data_dir else load_settings())
+        return engines[data_dir]
+
+    def spec(text: str) -> tuple[str, str]:
+        path, _, data_dir = text.partition("@")
+        return path, data_dir
+
+    sets = [(a.dev, "")] + [spec(x) for x in a.dev_also]
+    items = [(engine_for(d), load_qa(p)) for p, d in sets]
+
+    def collect_all() -> list[list[dict]]:
+        return [collect(eng, its) for eng, its in items]
+
+    def set_policy(policy) -> None:
+        for eng in engines.values():
+            eng.policy = eng.checker.policy = policy
+
+    per_set = collect_all()
+    dev = [r for rows in per_set for r in rows]
+    policy = engine_for().policy
     cv = {}
     for _ in range(0 if a.keep_weights else a.rounds):
         l2, cv = choose_l2(dev, policy)
         policy = _weighted(policy, *fit_ranking(dev, l2=l2))
         # the candidates depend on the weights (a named document's sentences are kept when nearly as good as
         # the best): collect them again under the new weights, as the answering path will see them
-        engine.policy = engine.checker.policy = policy
-        dev = collect(engine, items)
+        set_policy(policy)
+        per_set = collect_all()
+        dev = [r for rows in per_set for r in rows]
         # the threshold is read off out-of-fold scores (as new questions will score) of these candidates
         policy = replace(policy, min_evidence=choose_threshold(out_of_fold(dev, policy, l2)))
-        engine.policy = engine.checker.policy = policy
+        set_policy(policy)
     t = policy.min_evidence
     report = {"weights": {k: getattr(policy, k) for k in ["rank_bias", *(f"rank_w_{f}" for f in FEATURES)]},
               "min_evidence": t, "cross_validated_evidence_at_1_by_l2": cv, "dev": figures(score(dev, policy), t)}
-    for path in a.test:
-        report[Path(path).name] = figures(score(collect(engine, load_qa(path)), policy), t)
+    if len(sets) > 1:
+        for (path, _), rows in zip(sets, per_set):
+            report["dev: " + Path(path).name] = figures(score(rows, policy), t)
+    for text in a.test:
+        path, data_dir = spec(text)
+        report[Path(path).name] = figures(score(collect(engine_for(data_dir), load_qa(path)), policy), t)
     json.dump(report, sys.stdout, indent=2)
     print()
     if a.out:

@@ -6,7 +6,8 @@ Refuse when
   - a number of the question ("Llama 2", "100 million") is in none of the best candidates' passages or
     their documents' titles: numbers are not paraphrased, so a passage without it is about something else;
   - a name of the question (Milan, Gemini) is in none of them either ("Zuck" matches "Zuckerberg"; two-letter
-    acronyms, which translate, and names of documents' titles and authors are not required). A name that
+    acronyms, which translate, names of documents' titles and authors, and names at least half of the documents
+    mention, the corpus's own subject, are not required: Engine.unrequired_names). A name that
     changes across languages ("Stati Uniti" for "US") is refused this way: on the development half, three
     answerable questions were (America, Stati Uniti, LLM), against more off-topic and near-miss questions
     caught (Milano, Australia, Gemini ...).
