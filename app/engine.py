@@ -61,7 +61,8 @@ class _Catalog:
     names: frozenset  # names in titles and authors (entity keys)
     untranslated: frozenset  # their capitalised words as written, kept untranslated in questions
     main_language: str  # the language most documents are in ("" for none)
-    common: frozenset | None = field(default=None, compare=False)  # names most documents mention (unrequired_names)
+    common: dict | None = field(default=None, compare=False)  # doc id -> the names most documents mention that it does
+    foreign_names: frozenset | None = field(default=None, compare=False)  # kept untranslated in their sentences
 
 
 class Engine:
@@ -127,6 +128,7 @@ class Engine:
                 main.translate(sents, lang)
         else:
             self.checker.vectors(["warm up"])
+        self.unrequired_names()  # which names most documents mention, read now rather than on the first question
 
     # ---- index -------------------------------------------------------------------------------
     def ingest(self, paths: list[Path] | None = None, prune: bool = False, rebuild: bool = False,
@@ -188,16 +190,12 @@ class Engine:
     def _profiles(self) -> dict[str, DocProfile]:
         return self._catalog().profiles
 
-    def metadata_names(self) -> frozenset:
-        """Names in the documents' titles and authors: a question may use them to point at a document."""
-        return self._catalog().names
-
-    def unrequired_names(self) -> frozenset:
+    def unrequired_names(self, doc_ids=()) -> frozenset:
         """Names a question may use that its evidence's passage need not hold: the documents' titles' and authors'
-        (`metadata_names`), and the names that at least half of the documents (two or more) mention, the corpus's
-        own subject ("Debian" and its running example "Falcot" in the Debian handbook, "Meta" and "Llama" in the
-        seeds). A name that few documents or none mention still has to be in the passage: a near miss about
-        another product ("Gemini") is refused by it."""
+        (a question may point at a document by them), and the names that at least half of the documents (two or
+        more) mention, the corpus's own subject ("Debian" and its running example "Falcot" in the Debian handbook),
+        when the evidence's documents (`doc_ids`) mention them too. A name that few documents mention still has
+        to be in the passage: a near miss about another product ("Gemini") is refused by it."""
         cat = self._catalog()
         if cat.common is None:
             per_doc: dict[str, set[str]] = {}
@@ -208,8 +206,9 @@ class Engine:
                 for k in names:
                     counts[k] = counts.get(k, 0) + 1
             need = max(2, math.ceil(len(per_doc) / 2))
-            cat.common = frozenset(k for k, c in counts.items() if c >= need) if len(per_doc) >= 2 else frozenset()
-        return cat.names | cat.common
+            common = frozenset(k for k, c in counts.items() if c >= need)
+            cat.common = {d: frozenset(names & common) for d, names in per_doc.items()}
+        return cat.names.union(*(cat.common.get(d, frozenset()) for d in doc_ids))
 
     def _catalog(self) -> "_Catalog":
         """What the document table says, computed once per loaded table (the retriever swaps the whole table on
@@ -263,8 +262,18 @@ class Engine:
         """How sentences of documents in another language than most documents' are put into that one, to be
         scored by meaning (grounding/evidence.InMain); each sentence is translated once, then kept."""
         cat = self._catalog()
+        if cat.foreign_names is None:
+            # the names those documents write (capitalised inside a sentence), kept untranslated like the titles'
+            # ("Meta si è scontrata" is not "Goal it is clashed")
+            words = set()
+            for n in self.retriever.nodes:
+                if (n.metadata.get("language") or cat.main_language) != cat.main_language:
+                    for sent, _, _ in tu.sentences(n.get_content()):
+                        words.update(w.lower() for w in tu.tokens(sent)[1:] if w[:1].isupper())
+            cat.foreign_names = cat.untranslated | frozenset(words)
+        names = cat.foreign_names
         return InMain(cat.main_language,
-                      lambda texts, src: self._translations(texts, src, cat.main_language, cat.untranslated))
+                      lambda texts, src: self._translations(texts, src, cat.main_language, names))
 
     def asked(self, question: str, lang: str) -> Ask:
         """What the question asks for, the unit asked for also in the documents' language (`ask_in`; `translation`
@@ -380,7 +389,7 @@ class Engine:
             return
 
         # the gates look at the user's own words: names carried from the conversation are context, not demands
-        known = self.unrequired_names()
+        known = self.unrequired_names({e.source.doc_id for e in select(ranked, p)})
         why = refusal_reason(clean_q, ranked, p, known) if search_q else ""
         if not search_q or why:
             yield from refuse("the question only contained instructions" if not clean_q else why)

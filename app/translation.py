@@ -172,27 +172,35 @@ class Apertium:
 class Translations:
     """Texts translated once and kept: the sentences of documents in another language than most documents' are
     scored by their translation (grounding/evidence.InMain) each time they are candidates, so each is translated
-    on its first use (or at warm-up) and then read from here. Failed translations ("") are not kept."""
+    on its first use (or at warm-up) and then read from here, least recently used first out. A text that did not
+    translate is remembered too ("") and not sent again. Texts go to the translator `batch` at a time, so one
+    failing line costs one batch, not all."""
 
-    def __init__(self, translator: Translator, size: int = 20000):
-        self.translator, self.size = translator, size
+    def __init__(self, translator: Translator, size: int = 20000, batch: int = 200):
+        self.translator, self.size, self.batch = translator, size, batch
         self._done: OrderedDict[tuple, str] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, texts: list[str], source: str, target: str, names: frozenset[str] = frozenset()) -> list[str]:
         keys = [(" ".join(t.split()), source, target) for t in texts]
+        found: dict[tuple, str] = {}
         with self._lock:
-            missing = sorted({k[0] for k in keys if k not in self._done and k[0]})
-        if missing:
-            got = self.translator.translate_many(missing, source, target, names)
-            with self._lock:
-                for text, out in zip(missing, got):
-                    if out:
-                        self._done[(text, source, target)] = out
-                while len(self._done) > self.size:
-                    self._done.popitem(last=False)
+            for k in keys:
+                if k in self._done:
+                    self._done.move_to_end(k)
+                    found[k] = self._done[k]
+        missing = sorted({k[0] for k in keys if k not in found and k[0]})
+        for i in range(0, len(missing), self.batch):
+            part = missing[i:i + self.batch]
+            got = self.translator.translate_many(part, source, target, names)
+            found.update(((text, source, target), out) for text, out in zip(part, got))
         with self._lock:
-            return [self._done.get(k, "") for k in keys]
+            for k in keys:
+                if k in found and k not in self._done:
+                    self._done[k] = found[k]
+            while len(self._done) > self.size:
+                self._done.popitem(last=False)
+        return [found.get(k, "") for k in keys]
 
 
 def select_translator(name: str) -> Translator:

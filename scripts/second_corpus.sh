@@ -16,10 +16,11 @@
 set -euo pipefail
 
 DEV=0
-if [ "${1:-}" = "--dev" ]; then
-  DEV=1
-  shift
-fi
+ARGS=()
+for arg in "$@"; do
+  if [ "$arg" = "--dev" ]; then DEV=1; else ARGS+=("$arg"); fi
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
 
 PKG=debian-handbook
 SRC_DIR=/usr/share/doc/debian-handbook/html/en-US

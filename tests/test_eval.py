@@ -423,7 +423,9 @@ def test_questions_about_a_document_weigh_in_the_ranking_fit():
             return None, [], [cand("a.txt", "Threads reached 10 million users.", cos=0.9),
                               cand("a.txt", "Twitter is older.", cos=0.3)]
 
-        def unrequired_names(self):
+        policy = GroundingPolicy()
+
+        def unrequired_names(self, doc_ids=()):
             return frozenset()
 
         def asked(self, q, lang):

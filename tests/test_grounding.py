@@ -495,26 +495,29 @@ def test_evidence_about_another_name_than_the_one_asked_is_not_quoted():
 
 def test_a_name_most_documents_mention_is_not_demanded_of_the_passage(tmp_path):
     """"Falcot" (the handbook's running example) is the corpus's own subject: a passage that does not repeat it
-    still answers; a name that few documents or none mention ("Gemini") is still demanded."""
+    still answers, when its document mentions it; a name that few documents mention ("Nagios") is still demanded."""
     from app.config import load_settings
     from app.engine import Engine
 
     docs = tmp_path / "docs"
     docs.mkdir()
     for i, topic in enumerate(("LDAP", "Apache", "Nagios")):
-        (docs / f"{i}.txt").write_text(f"Falcot handbook, part {i + 1}\n\nFalcot Corp runs {topic} on its servers.\n\n"
-                                       f"The {topic} service listens on port {636 + i}.\n", encoding="utf-8")
+        (docs / f"{i}.txt").write_text(f"Services, part {i + 1}\n\nFalcot Corp runs {topic} on its servers.\n\n"
+                                       f"The {topic.lower()} service listens on port {636 + i}.\n", encoding="utf-8")
+    (docs / "3.txt").write_text("Services, part 4\n\nThe print service listens on port 631.\n", encoding="utf-8")
     eng = Engine(load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp"),
                  embedder=FakeEmbedder())
     assert not eng.ingest().failed
-    known = eng.unrequired_names()
+    assert "falcot" not in eng.unrequired_names()  # not a title's or author's name
+    known = eng.unrequired_names({"0.txt"})
     assert "falcot" in known and "nagio" not in known
-    port = "The LDAP service listens on port 636."
+    assert "falcot" not in eng.unrequired_names({"3.txt"})  # a document that never mentions it
+    port = "The ldap service listens on port 636."
     ev = [evidence(1, source("0.txt", port), port)]
     q = "Which port does the LDAP server at Falcot listen on?"
     assert quote_fallback(ev, "en", POLICY, q) == []  # as before: "Falcot" is not in the passage
     assert quote_fallback(ev, "en", POLICY, q, known=known)
-    assert quote_fallback(ev, "en", POLICY, "Which port does the LDAP server at Gemini listen on?", known=known) == []
+    assert quote_fallback(ev, "en", POLICY, "Which port does the LDAP server of Nagios listen on?", known=known) == []
 
 
 def test_a_model_answer_about_another_name_than_the_one_asked_is_refused(tmp_path):

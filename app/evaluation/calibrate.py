@@ -52,7 +52,7 @@ def collect(engine, items) -> list[dict]:
                 it.answerable and any(contains_reference(c.text, r) for r in it.references))
         cands = [{"f": [c.feats[k] for k in FEATURES], "hit": c.hit} for c in ranked]
         rows.append({"id": it.id, "question": it.question, "lang": lang, "answerable": it.answerable,
-                     "cands": cands, "ranked": ranked, "meta_names": engine.unrequired_names(),
+                     "cands": cands, "ranked": ranked, "meta_names": engine.unrequired_names({c.source.doc_id for c in select(ranked, engine.policy)}),
                      "ask": engine.asked(it.question, lang), "meta": meta})
     return rows
 
@@ -241,10 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         return engines[data_dir]
 
     def spec(text: str) -> tuple[str, str]:
-        path, _, data_dir = text.partition("@")
-        return path, data_dir
+        path, at, data_dir = text.rpartition("@")
+        return (path, data_dir) if at else (text, "")
 
     sets = [(a.dev, "")] + [spec(x) for x in a.dev_also]
+    if any(not d for _, d in sets[1:]):
+        ap.error("--dev-also needs FILE@DATA_DIR: the index of the corpus its questions are about")
     items = [(engine_for(d), load_qa(p)) for p, d in sets]
 
     def collect_all() -> list[list[dict]]:

@@ -45,10 +45,11 @@ def question_names(question: str, policy: GroundingPolicy | None = None) -> set[
 
 
 def refusal_reason(question: str, ranked: list, policy: GroundingPolicy,
-                   metadata_names: set[str] | frozenset = frozenset()) -> str:
-    """'' to answer, else why not. `metadata_names`: names a passage need not hold (Engine.unrequired_names):
+                   known: set[str] | frozenset = frozenset()) -> str:
+    """'' to answer, else why not. `known`: names a passage need not hold (Engine.unrequired_names):
     those of documents' titles and authors, which a question may use to point at a document rather than as a
-    subject, and those most documents mention (the corpus's own subject, "Debian" in a Debian handbook)."""
+    subject, and those most documents mention (the corpus's own subject, "Debian" in a Debian handbook) when the
+    evidence's documents do too."""
     if not ranked:
         return "no passage matches the question"
     best = ranked[0].score
@@ -64,7 +65,7 @@ def refusal_reason(question: str, ranked: list, policy: GroundingPolicy,
             shown = ", ".join(f"{v:g}" for v in sorted(missing))
             return f"no passage about the question gives {shown}"
     names = set().union(*(tu.entities(t) for t in texts)) | {tu.entity_key(w) for t in texts for w in tu.tokens(t)}
-    missing_names = sorted(n for n in question_names(question, policy) - set(metadata_names)
+    missing_names = sorted(n for n in question_names(question, policy) - set(known)
                            if not has_name(n, names, policy.name_prefix_min))
     if missing_names:
         return f"no passage about the question mentions {', '.join(missing_names)}"

@@ -24,8 +24,8 @@ A sentence's features (all in [0, 1], computed in `features`):
   lang      1 when the sentence is in the question's language
 
 The evidence score is a logistic combination of these with the weights of the GroundingPolicy, fitted on the
-development half of the seeds' QA set (`python -m app.evaluation.calibrate`): the probability that the
-sentence holds the answer.
+development sets (the seeds' development half and the Debian one, `python -m app.evaluation.calibrate`): the
+probability that the sentence holds the answer.
 """
 from __future__ import annotations
 
@@ -132,11 +132,13 @@ def _soft(question_words: list[str], sentence_words: list[str], own_words: set[s
 
 
 def features(question: str, cands: list[Candidate], checker: SupportChecker, policy: GroundingPolicy, lang: str,
-             ref: DocRef | None = None, own_question: str = "", ask: Ask | None = None) -> None:
+             ref: DocRef | None = None, own_question: str = "", ask: Ask | None = None,
+             pool: list[Candidate] | None = None) -> None:
     """Fill `feats` of every candidate (see the module docstring; `rank` scores them once all are in). `question` is what is searched for (a
     follow-up carries words of the conversation); `own_question`, the user's own words, decides what kind of
     thing is asked and which numbers it names (a name from the last answer is not "new" in this one); `ask`, what it
-    asks for when the sentences are in another language (`ask_in`: the unit asked for in theirs)."""
+    asks for when the sentences are in another language (`ask_in`: the unit asked for in theirs). `pool`: the
+    sentences whose words say how rare each word is (default: `cands`), when `cands` are only some of them."""
     if not cands:
         return
     p = policy
@@ -159,10 +161,11 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
     words = sorted(all_words)
     # how rare each stem is among the candidate sentences: a word in every sentence tells none apart
     df: dict[str, int] = {}
-    for c in cands:
+    pool = pool or cands
+    for c in pool:
         for t in set(tu.content_stems(f"{c.context} {c.text}")):
             df[t] = df.get(t, 0) + 1
-    idf = {t: math.log(1 + len(cands) / (1 + n)) for t, n in df.items()}
+    idf = {t: math.log(1 + len(pool) / (1 + n)) for t, n in df.items()}
     vec = dict(zip(words, checker.vectors(words))) if words else {}
     for c, sv, wv, sw in zip(cands, svs, wvs, sent_words):
         meta = ref.meta_stems.get(c.source.doc_id, frozenset())
@@ -276,16 +279,21 @@ def _score_in_main(question: str, ref: DocRef | None, cands: list[Candidate], ch
         if not pairs:
             continue
         copies = [Candidate(c.source, t, c.start, c.end, x, c.context_start, c.rank) for c, t, x in pairs]
-        features(question, copies, checker, policy, lang, ref, asked, ask)
-        for (c, _, _), k in zip(pairs, copies):
-            c.feats = {f: k.feats[f] if f in _TRANSLATED else max(v, k.feats[f]) if f == "typed" else v
-                       for f, v in c.feats.items()}
+        # how rare a word is, read over every sentence in the main language: these and the ones written in it
+        features(question, copies, checker, policy, lang, ref, asked, ask,
+                 pool=copies + [c for c in cands if c.source.language == in_main.language])
+        for (c, _, x), k in zip(pairs, copies):
+            # a context that did not translate: the features that read it stay the sentence's own
+            keep = _CONTEXT_FEATURES if c.context and not x else frozenset()
+            c.feats = {f: v if f in keep else k.feats[f] if f in _TRANSLATED else max(v, k.feats[f]) if f == "typed"
+                       else v for f, v in c.feats.items()}
 
 
 # the features a translation of the question can improve, and that a follow-up's own words mix into (not the rank,
 # the document or language; the kind asked for is taken from the user's own words, and for sentences in another
 # language also by the unit in theirs, see _score_features)
 _TRANSLATED = frozenset({"cos", "window", "lexical", "soft", "weakest", "names", "numbers", "lexical_ctx", "soft_ctx"})
+_CONTEXT_FEATURES = frozenset({"window", "lexical_ctx", "soft_ctx"})  # the features that read the sentence before
 
 
 def select(ranked: list[Candidate], policy: GroundingPolicy, k: int | None = None) -> list[Evidence]:

@@ -46,20 +46,23 @@ _MONEY = re.compile(r"\bhow\s+much\s+(money|cash|did|does|do|has|have|is|was|wil
 _CHANGE = re.compile(r"\b(grow|grew|grown|growth|increase[ds]?|rise|rose|risen|decline[ds]?|drop(ped)?|fall|fell|fallen|"
                      r"shr[iau]nk|cresci|crebbe|cresciut|aument|diminu|calat|sces)\w*", _I)
 _DURATION = re.compile(r"\bhow\s+(long|quickly|fast|soon)\b|\bin\s+quanto\s+tempo\b|\bquanto\s+tempo\b", _I)
-# "how long should the password be?", "how long is the key?": a length, any quantity ("12 characters"), not a duration
-_LENGTH = re.compile(r"\bhow\s+long\b(?:(?!\b(take|takes|took|last|lasts|lasted|wait|run|runs|ran|stay|keep|remain)\b).)*\bbe\b\s*(?:[,;(\u2014\-].*)?[?.!]*\s*$"
-                     r"|\bhow\s+long\s+(is|are)\s+(a|an|the|its|their|each|his|her)\s+[\w\-]+(\s+[\w\-]+)?\s*[?.!]*\s*$", _I)
+# "how long should the password be?": a length, any quantity ("12 characters"), not a duration ("how long is the
+# delay?" stays a duration: only the verb "be" closing the question says length)
+_LENGTH = re.compile(r"\bhow\s+long\b(?:(?!\b(take|takes|took|last|lasts|lasted|wait|run|runs|ran|stay|keep|remain)\b).)*\bbe\b\s*(?:[,;(\u2014\-].*)?[?.!]*\s*$", _I)
 # "how much" followed by what is measured ("how much free disk space", "how much RAM"): that noun, not money, unless
 # it is money ("how much revenue"); "how much does it cost / did Meta pay" go on to the money words
-_MUCH_NOUN = re.compile(r"\bhow\s+much\s+(?!(?:money|cash|did|does|do|has|have|had|is|was|were|are|will|would|can|could|"
-                        r"should|must|might|may|in|of|more|less|it|they|he|she|we|you|i)\b)((?:[^\W\d_][\w\-]*\s+){0,2}[^\W\d_][\w\-]*)", _I)
+_NOT_NOUN = (r"(?:did|does|do|has|have|had|is|was|were|are|will|would|can|could|should|must|might|may|in|of|more|"
+             r"less|it|they|he|she|we|you|i|per|a|an|the|to|for|on|at|by|with|from|this|that|these|those)\b")
+_MUCH_NOUN = re.compile(r"\bhow\s+much\s+((?:(?!" + _NOT_NOUN + r")[^\W\d_][\w\-]*\s*){1,3})", _I)
 _MONEY_NOUN = re.compile(r"\b(revenue|profit|income|sales|money|cash|funding|capital|investment|budget|spending|salary|"
-                         r"damages|compensation|fines?|price|cost|dollars?|euros?)\b", _I)
+                         r"damages|compensation|fines?|prices?|costs?|dollars?|euros?)\b", _I)
+_MONEY_VERB = re.compile(r"\b(pa(y|ys|id)|spen(d|ds|t)|fined?|costs?|charged?|charges|earn(s|ed)?|raised?|sold|sell|bought|buy)\b", _I)
 # an interrogative word: a cue that starts with one counts only when it is the question's first ("Which backend did
 # Falcot choose when reconfiguring slapd?" asks which, not when); cues without one ("called", "in dollars") anywhere
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how|quale|quali|quanto|quanti|quante|quanta|chi|quando|"
                  r"dove|perch[eé]|cosa)\b", _I)
-_COORDINATED = re.compile(r"(,|\band|\bor|\be|\bed|\bo)\s*$", _I)  # "..., and when?": a second question, asked too
+_CLOSES = re.compile(r"\s*[?.!]*\s*$")  # "..., when?": the interrogative closes the question, asked too
+_COORDINATED = re.compile(r"(\band|\bor|\be|\bed|\bo)\s*$", _I)  # "... and when?": a second question, asked too
 _EXACT_DATE = re.compile(r"\b(what|which|exact|precise|actual)\s+(exact\s+|precise\s+|actual\s+)?(date|day)\b|\bexact(ly)?\b.*\bwhen\b|\bin\s+che\s+(giorno|data)\b|"
                          r"\b(quale|che)\s+(giorno|data)\b|\bdata\s+esatta\b", _I)
 _UNIT_AFTER = re.compile(r"\b(?:how\s+many|quant[ie])\s+(?:of\s+)?(?:the\s+|di\s+)?([^\W\d_][\w\-]*)", _I)
@@ -68,7 +71,7 @@ _MONTHS = ("january february march april may june july august september october 
            "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre").split()
 _WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday lunedi martedi mercoledi giovedi venerdi sabato domenica".split()
 # a time of day ("at 3:00 am", "at midnight") answers "when", not "on what date"
-_CLOCK = re.compile(r"\b\d{1,2}[:.]\d{2}\s*([ap]\.?m\.?)?(?!\d)|\b\d{1,2}\s*[ap]\.?m\b\.?|\b(midnight|noon|mezzanotte|mezzogiorno)\b", _I)
+_CLOCK = re.compile(r"\b\d{1,2}:\d{2}(?![\d:])|\b\d{1,2}\.\d{2}\s*[ap]\.?m\b\.?|\b\d{1,2}\s*[ap]\.?m\b\.?|\b(midnight|noon|mezzanotte|mezzogiorno)\b", _I)
 _CAL_DATE = re.compile(r"\b(1[89]\d\d|20\d\d)\b|\b(" + "|".join(_MONTHS + _WEEKDAYS) + r")\b|\bq[1-4]\b", _I)
 _REL_DATE = re.compile(
     r"\b(yesterday|today|tomorrow|recently|earlier\s+this|later\s+this|ieri|oggi|domani|recentemente)\b|"
@@ -108,7 +111,7 @@ def ask_of(question: str) -> Ask:
     first = _WH.search(q)
     found = [(m.start(), kind) for kind, pat in _CUES for m in pat.finditer(q)
              if not (first and m.start() > first.start() and _WH.match(q, m.start())
-                     and not _COORDINATED.search(q[:m.start()]))]
+                     and not _COORDINATED.search(q[:m.start()]) and not _CLOSES.match(q, m.end()))]
     if not found:
         return Ask()
     _, kind = min(found)
@@ -120,8 +123,10 @@ def ask_of(question: str) -> Ask:
         if _CHANGE.search(q):
             return Ask(kind)  # "by how much did revenue grow": a percentage or any amount
         much = _MUCH_NOUN.search(q)
-        if much and not _MONEY_NOUN.search(much.group(1)):
-            return Ask(kind)  # "how much free disk space": whatever it is measured in
+        if much and _MONEY_NOUN.search(much.group(1)):
+            return Ask(kind, "money")  # "how much funding"
+        if much and not _MONEY_VERB.search(q[much.start(1):]):
+            return Ask(kind)  # "how much free disk space": whatever it is measured in ("Meta paid": money)
         if _MONEY.search(q):
             return Ask(kind, "money")
         m = _UNIT_AFTER.search(q)
