@@ -39,6 +39,21 @@ class DictTranslator:
 NAMES = frozenset({"meta", "llama", "threads"})
 
 
+def _engine(tmp_path, files: dict[str, str], translator):
+    """An engine over `files` (name -> text), with the fake embedder and `translator`, its index built."""
+    from app.config import load_settings
+    from app.engine import Engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    eng = Engine(load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp"),
+                 embedder=FakeEmbedder(), translator=translator)
+    assert not eng.ingest().failed
+    return eng
+
+
 def test_names_numbers_and_quoted_titles_pass_through_untranslated():
     assert protect("Quanto ha speso Meta per sviluppare Llama 3.1?", NAMES) == \
         "Quanto ha speso [Meta] per sviluppare [Llama 3.1]?"
@@ -85,16 +100,8 @@ def test_the_translation_finds_the_english_sentence_that_answers_an_italian_ques
 
 
 def test_the_engine_translates_only_into_the_documents_language(tmp_path):
-    from app.config import load_settings
-    from app.engine import Engine
-
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "llama.txt").write_text("Llama and Apple\n\n" + OPEN + "\n\n" + APPLE + "\n", encoding="utf-8")
     tr = DictTranslator({QUESTION: GLOSS})
-    eng = Engine(load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp"),
-                 embedder=FakeEmbedder(), translator=tr)
-    assert not eng.ingest().failed
+    eng = _engine(tmp_path, {"llama.txt": "Llama and Apple\n\n" + OPEN + "\n\n" + APPLE + "\n"}, tr)
     _, _, ranked = eng.gather(QUESTION, "it", 5)
     assert ranked[0].text == APPLE and (QUESTION, "it", "en") in tr.calls
     tr.calls.clear()
@@ -186,18 +193,9 @@ def test_sentences_in_another_language_than_the_main_one_are_scored_by_their_tra
 
 
 def test_the_engine_translates_each_sentence_of_another_language_once(tmp_path):
-    from app.config import load_settings
-    from app.engine import Engine
-
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name in ("a", "b"):
-        (docs / f"{name}.txt").write_text("Llama and Apple\n\n" + OPEN + "\n\n" + APPLE + "\n", encoding="utf-8")
-    (docs / "it.txt").write_text("Llama e le licenze\n\n" + IT_OTHER + "\n", encoding="utf-8")
     tr = DictTranslator({QUESTION: GLOSS, IT_OTHER: IT_OTHER_EN})
-    eng = Engine(load_settings(data_dir=tmp_path / "data", docs_path=docs, backend="llamacpp"),
-                 embedder=FakeEmbedder(), translator=tr)
-    assert not eng.ingest().failed
+    english = "Llama and Apple\n\n" + OPEN + "\n\n" + APPLE + "\n"
+    eng = _engine(tmp_path, {"a.txt": english, "b.txt": english, "it.txt": "Llama e le licenze\n\n" + IT_OTHER + "\n"}, tr)
     _, _, ranked = eng.gather(QUESTION, "it", 5)
     assert ranked[0].text == APPLE and (IT_OTHER, "it", "en") in tr.calls
     tr.calls.clear()
