@@ -54,6 +54,13 @@ def _is_prose(s: str) -> bool:
             and _words(s) >= _LONG_LINE_WORDS)
 
 
+def _is_sentence(s: str) -> bool:
+    """A finished sentence as long as a line kept without final punctuation, with no listing separators ("|",
+    "📍"): "The policy takes effect on 1 April 2024 and will be reviewed every two years." is prose, not an event
+    listing, though it holds a date."""
+    return bool(_TERMINAL.search(s)) and _words(s) >= _LONG_LINE_WORDS and not re.search(r"\||📍", s)
+
+
 def split_lines(text: str) -> list[Line]:
     lines, pos = [], 0
     for raw in text.split("\n"):
@@ -75,7 +82,7 @@ def classify(text: str) -> list[Line]:
             ln.keep, ln.reason = False, "share/comment widget"
         elif _words(s) < 30 and (_PROMO.search(s) or "©" in s):  # word counts first: the patterns never scan long lines
             ln.keep, ln.reason = False, "newsletter/promo/menu"
-        elif _words(s) < 25 and _EVENT.search(s):
+        elif _words(s) < 25 and _EVENT.search(s) and not _is_sentence(s):
             ln.keep, ln.reason = False, "event listing/date line"
         elif _is_short(s):
             ln.keep, ln.reason = False, "short line (menu, heading or caption)"

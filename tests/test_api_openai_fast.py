@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.api import check_bind, create_api
 from app.errors import BackendError, ConfigError, InputError
-from app.types import Answer, CheckedSentence, Citation, Timings
+from app.types import Answer, CheckedSentence, Citation, Source, Timings
 
 D0 = "000_bff1cb9deae7c743.txt"
 S1 = CheckedSentence("Threads crossed 10 million users within seven hours.", [1], 0.9, True, "model")
@@ -19,8 +19,9 @@ S2 = CheckedSentence("It was codenamed P-92.", [2], 0.8, True, "model")
 
 def _answer(question, refused=False):
     if refused:
-        return Answer(question, "The indexed documents don't say “x”.", True, [], [], "fake", "fake-model", "en",
-                      Timings(), searched_for=question)
+        near = [Source(D0, "Threads", f"c{i}", f"Passage {i} about Threads.", 100 * i, 100 * i + 25, 0.5) for i in range(4)]
+        return Answer(question, "The indexed documents don't say “x”. The closest passages are listed below.", True, [],
+                      near, "fake", "fake-model", "en", Timings(), searched_for=question)
     cits = [Citation(1, D0, "Threads", "c1", 10, 60, S1.text, True, 0.9),
             Citation(2, D0, "Threads", "c2", 70, 92, "codenamed P-92", True, 0.8)]
     return Answer(question, "Threads crossed 10 million users within seven hours [1]. It was codenamed P-92 [2].",
@@ -134,9 +135,13 @@ def test_refusal_is_marked_and_streamed_whole():
     q = [{"role": "user", "content": "What is the boiling point of water on Everest?"}]
     d = ask(c, messages=q).json()
     assert d["refused"] is True and d["citations"] == [] and d["choices"][0]["message"]["content"].startswith("The indexed")
+    # the passages the refusal text points to are in the response, located in their documents
+    assert [(p["doc_id"], p["start"], p["end"]) for p in d["closest_passages"]] == [(D0, 0, 25), (D0, 100, 125),
+                                                                                     (D0, 200, 225)]
     events = sse(ask(c, messages=q, stream=True))
     text = "".join(ch["choices"][0]["delta"].get("content") or "" for ch in events[:-1])
     assert text == d["choices"][0]["message"]["content"] and events[-2]["refused"] is True
+    assert events[-2]["closest_passages"] == d["closest_passages"]
 
 
 @pytest.mark.parametrize("body,param", [

@@ -98,6 +98,27 @@ def test_cleaning_keeps_an_authors_bio_but_not_the_page_furniture_after_it():
         assert furniture not in page and "Brightwater" in page, furniture
 
 
+def test_cleaning_keeps_a_plain_documents_sentences_that_hold_dates():
+    """A user's own policy text: its dated sentences are prose, not event listings, and its last sentences are not
+    page furniture (dropping them answered "when does it take effect?" with other sentences)."""
+    from index.clean import kept_spans
+
+    policy = ("Larkspur Travel Policy\n"
+              "Larkspur reimburses hotel stays of up to 180 euros per night for business travel within Europe.\n"
+              "All expense claims must be submitted within 30 days of returning from the trip.\n"
+              "The policy is owned by Greta Holm, the Head of Finance, who approved it on 12 March 2024.\n"
+              "Employees who travel more than 10 times a year may fly business class on long flights.\n"
+              "The policy takes effect on 1 April 2024 and will be reviewed every two years.\n")
+    spans, dropped = kept_spans(policy)
+    kept = " ".join(policy[s:e] for s, e in spans)
+    for words in ("12 March 2024", "business class", "1 April 2024", "180 euros"):
+        assert words in kept, words
+    # an event listing, short or with its separators, still goes
+    listing = "May 24, 2023 | Bengaluru | Cypher conference: India's biggest AI gathering\nJune 7, 2024\n"
+    spans, dropped = kept_spans(policy + listing)
+    assert [ln.reason for ln in dropped if "2023" in ln.text or "June" in ln.text] == ["event listing/date line"] * 2
+
+
 def test_cleaning_makes_the_same_decisions_and_offsets_on_the_seeds():
     from index.clean import kept_spans, title_guess
 

@@ -32,9 +32,18 @@ def citation_dict(c: Any) -> dict:
             "page": getattr(c, "page", None)}
 
 
+CLOSEST = 3  # passages a refusal lists ("The closest passages are listed below."), as the CLI and the chat show
+
+
 def evidence_fields(answer: Any) -> dict:
-    return {"citations": [citation_dict(c) for c in answer.citations], "refused": answer.refused,
-            "searched_for": answer.searched_for or answer.question, "backend": answer.backend, "model": answer.model}
+    out = {"citations": [citation_dict(c) for c in answer.citations], "refused": answer.refused,
+           "searched_for": answer.searched_for or answer.question, "backend": answer.backend, "model": answer.model}
+    if answer.refused:
+        # what the refusal text points to: the best retrieved passages, located like citations (not evidence)
+        out["closest_passages"] = [{"doc_id": x.doc_id, "title": x.title, "start": x.start, "end": x.end,
+                                    "text": x.text, "page": getattr(x, "page", None)}
+                                   for x in (answer.sources or [])[:CLOSEST]]
+    return out
 
 
 def _usage(answer: Any) -> dict:
