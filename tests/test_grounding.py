@@ -251,6 +251,10 @@ def test_metadata_questions_are_recognised_and_answered_from_the_byline():
     assert "Mohit Pandey" in ev.text and text[ev.start:ev.end] == ev.text
     assert statement("author", doc, "en", "“{title}” was written by {author}.").endswith("by Mohit Pandey.")
     assert cited_span("author", PROFILES["001.txt"], [source("001.txt", "Titolo\nTesto del pezzo qui.")]) is None
+    # no byline left (the cleaner drops short lines): the bio that names him by his first name, not the first sentence
+    bio = "Mohit writes about the tech ecosystem and has a keen interest in photography."
+    ev = cited_span("author", doc, [source("000.txt", THREADS + " " + bio)])
+    assert ev.text == bio
 
 
 # ---- evidence and answer-or-refuse ---------------------------------------------------------------------------

@@ -19,7 +19,8 @@ def statement(field: str, doc: DocProfile, lang: str, template: str) -> str:
 
 
 def cited_span(field: str, doc: DocProfile, chunks: list[Source]) -> Evidence | None:
-    """The sentence of the document that shows the fact: the one naming the author, else its first sentence."""
+    """The sentence of the document that shows the fact: the one naming the author (in full, else by one of the
+    name's words, as a bio does: "Mohit writes about ..."), else its first sentence."""
     ordered = sorted((c for c in chunks if c.doc_id == doc.doc_id), key=lambda c: c.start)
     if not ordered:
         return None
@@ -27,10 +28,14 @@ def cited_span(field: str, doc: DocProfile, chunks: list[Source]) -> Evidence | 
         if not doc.author.strip():
             return None
         key = tu.fold(doc.author.strip())
-        for c in ordered:
-            for sent, s, e in tu.sentences(c.text, offset=c.start):
-                if key in tu.fold(sent):
-                    return Evidence(1, c, sent, s, e, 1.0)
+        parts = {w for w in doc.author.split() if len(w) >= 3 and w[:1].isupper()}
+        named = [(c, sent, s, e) for c in ordered for sent, s, e in tu.sentences(c.text, offset=c.start)]
+        for c, sent, s, e in named:
+            if key in tu.fold(sent):
+                return Evidence(1, c, sent, s, e, 1.0)
+        for c, sent, s, e in named:
+            if parts & set(tu.tokens(sent)):
+                return Evidence(1, c, sent, s, e, 1.0)
     first = ordered[0]
     sents = tu.sentences(first.text, offset=first.start)
     if not sents:
