@@ -119,12 +119,7 @@ class Engine:
             # the sentences of documents in another language than the main one, translated into it now: they
             # are scored by their translation (grounding/evidence.InMain)
             main = self.in_main()
-            foreign: dict[str, list[str]] = {}
-            for n in self.retriever.nodes:
-                lang = n.metadata.get("language") or ""
-                if main.language and lang and lang != main.language:
-                    foreign.setdefault(lang, []).extend(t for t, _, _ in tu.sentences(n.get_content()))
-            for lang, sents in foreign.items():
+            for lang, sents in self._foreign_sentences(main.language).items():
                 main.translate(sents, lang)
         else:
             self.checker.vectors(["warm up"])
@@ -265,15 +260,21 @@ class Engine:
         if cat.foreign_names is None:
             # the names those documents write (capitalised inside a sentence), kept untranslated like the titles'
             # ("Meta si è scontrata" is not "Goal it is clashed")
-            words = set()
-            for n in self.retriever.nodes:
-                if (n.metadata.get("language") or cat.main_language) != cat.main_language:
-                    for sent, _, _ in tu.sentences(n.get_content()):
-                        words.update(w.lower() for w in tu.tokens(sent)[1:] if w[:1].isupper())
+            words = {w.lower() for sents in self._foreign_sentences(cat.main_language).values() for sent in sents
+                     for w in tu.tokens(sent)[1:] if w[:1].isupper()}
             cat.foreign_names = cat.untranslated | frozenset(words)
         names = cat.foreign_names
         return InMain(cat.main_language,
                       lambda texts, src: self._translations(texts, src, cat.main_language, names))
+
+    def _foreign_sentences(self, main: str) -> dict[str, list[str]]:
+        """The sentences of the indexed documents in another language than `main`, by language."""
+        out: dict[str, list[str]] = {}
+        for n in self.retriever.nodes:
+            lang = n.metadata.get("language") or ""
+            if main and lang and lang != main:
+                out.setdefault(lang, []).extend(t for t, _, _ in tu.sentences(n.get_content()))
+        return out
 
     def asked(self, question: str, lang: str) -> Ask:
         """What the question asks for, the unit asked for also in the documents' language (`ask_in`; `translation`
@@ -389,13 +390,13 @@ class Engine:
             return
 
         # the gates look at the user's own words: names carried from the conversation are context, not demands
-        known = self.unrequired_names({e.source.doc_id for e in select(ranked, p)})
+        prompt_ev = select(ranked, p)
+        known = self.unrequired_names({e.source.doc_id for e in prompt_ev})
         why = refusal_reason(clean_q, ranked, p, known) if search_q else ""
         if not search_q or why:
             yield from refuse("the question only contained instructions" if not clean_q else why)
             return
 
-        prompt_ev = select(ranked, p)
         messages = self.build_messages(clean_q if not history else search_q, prompt_ev, lang)
         timings.prompt_ms += (time.perf_counter() - tp) * 1000
 

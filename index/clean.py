@@ -47,18 +47,23 @@ def _is_short(s: str) -> bool:
 _SENTENCE_END = re.compile(r"(?<=[^\W\d_]{2})[.!?…][»”\"')\]]*\s+(?=[\"“«(]?[A-Z0-9])")
 
 
+def _finished_and_long(s: str) -> bool:
+    """Ends like a sentence, and has as many words as a line needs to be kept without final punctuation
+    (`_is_short`)."""
+    return bool(_TERMINAL.search(s)) and _words(s) >= _LONG_LINE_WORDS
+
+
 def _is_prose(s: str) -> bool:
-    """A paragraph of two or more finished sentences and as many words as a line needs to be kept without final
-    punctuation (`_is_short`): not a teaser, a heading, a link or a one-line comment ("Great article! Thanks.")."""
-    return (bool(_TERMINAL.search(s)) and len(_SENTENCE_END.findall(s.strip())) >= 1
-            and _words(s) >= _LONG_LINE_WORDS)
+    """A paragraph of two or more finished sentences, long enough (`_finished_and_long`): not a teaser, a
+    heading, a link or a one-line comment ("Great article! Thanks.")."""
+    return _finished_and_long(s) and len(_SENTENCE_END.findall(s.strip())) >= 1
 
 
 def _is_sentence(s: str) -> bool:
-    """A finished sentence as long as a line kept without final punctuation, with no listing separators ("|",
-    "📍"): "The policy takes effect on 1 April 2024 and will be reviewed every two years." is prose, not an event
-    listing, though it holds a date."""
-    return bool(_TERMINAL.search(s)) and _words(s) >= _LONG_LINE_WORDS and not re.search(r"\||📍", s)
+    """A finished sentence, long enough (`_finished_and_long`), with no listing separators ("|", "📍"): "The policy
+    takes effect on 1 April 2024 and will be reviewed every two years." is prose, not an event listing, though it
+    holds a date."""
+    return _finished_and_long(s) and not re.search(r"\||📍", s)
 
 
 def split_lines(text: str) -> list[Line]:

@@ -52,7 +52,7 @@ def collect(engine, items) -> list[dict]:
                 it.answerable and any(contains_reference(c.text, r) for r in it.references))
         cands = [{"f": [c.feats[k] for k in FEATURES], "hit": c.hit} for c in ranked]
         rows.append({"id": it.id, "question": it.question, "lang": lang, "answerable": it.answerable,
-                     "cands": cands, "ranked": ranked, "meta_names": engine.unrequired_names({c.source.doc_id for c in select(ranked, engine.policy)}),
+                     "cands": cands, "ranked": ranked, "known": engine.unrequired_names({c.source.doc_id for c in select(ranked, engine.policy)}),
                      "ask": engine.asked(it.question, lang), "meta": meta})
     return rows
 
@@ -145,9 +145,9 @@ def score(rows: list[dict], policy) -> list[dict]:
         ranked = sorted(r["ranked"], key=lambda c: -c.score)
         best = ranked[0].score if ranked else 0.0
         shown = select(ranked, policy)
-        refused = bool(refusal_reason(r["question"], ranked, replace(policy, min_evidence=0.0), r["meta_names"]))
+        refused = bool(refusal_reason(r["question"], ranked, replace(policy, min_evidence=0.0), r["known"]))
         quoted = [] if refused else quote_fallback(shown, r["lang"], policy, r["question"], r.get("ask"),
-                                                   r["meta_names"])
+                                                   r["known"])
         out.append({"id": r["id"], "answerable": r["answerable"], "best": best,
                     "top_hit": bool(ranked and ranked[0].hit), "hit_at3": any(c.hit for c in ranked[:3]),
                     "quotable": bool(quoted), "quote_hit": any(c.hit for e in quoted for c in ranked if c.text in e.text)})
@@ -249,15 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--dev-also needs FILE@DATA_DIR: the index of the corpus its questions are about")
     items = [(engine_for(d), load_qa(p)) for p, d in sets]
 
-    def collect_all() -> list[list[dict]]:
-        return [collect(eng, its) for eng, its in items]
+    def collect_all() -> tuple[list[list[dict]], list[dict]]:
+        """Each development set's rows, and all of them together (what is fitted)."""
+        per_set = [collect(eng, its) for eng, its in items]
+        return per_set, [r for rows in per_set for r in rows]
 
     def set_policy(policy) -> None:
         for eng in engines.values():
             eng.policy = eng.checker.policy = policy
 
-    per_set = collect_all()
-    dev = [r for rows in per_set for r in rows]
+    per_set, dev = collect_all()
     policy = engine_for().policy
     cv = {}
     for _ in range(0 if a.keep_weights else a.rounds):
@@ -266,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         # the candidates depend on the weights (a named document's sentences are kept when nearly as good as
         # the best): collect them again under the new weights, as the answering path will see them
         set_policy(policy)
-        per_set = collect_all()
-        dev = [r for rows in per_set for r in rows]
+        per_set, dev = collect_all()
         # the threshold is read off out-of-fold scores (as new questions will score) of these candidates
         policy = replace(policy, min_evidence=choose_threshold(out_of_fold(dev, policy, l2)))
         set_policy(policy)

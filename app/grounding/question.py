@@ -220,8 +220,7 @@ def _second_units(sentence: str) -> list[tuple[float, str]]:
     for at, (v, _) in tu.quantity_positions(sentence):
         j = at + 1 + (at + 1 < len(toks) and tu.is_multiplier(toks[at + 1]))
         if j + 1 < len(toks) and toks[j] not in sw and toks[j + 1] not in sw and toks[j + 1][0].isalpha():
-            unit = tu.unit_of(toks[j + 1])
-            out.append((v, (unit[:-1] if unit.endswith("s") and len(unit) > 3 else unit)[:4]))
+            out.append((v, tu.unit_key(toks[j + 1])))
     return out
 
 

@@ -164,6 +164,14 @@ def unit_of(word: str) -> str:
     return _UNIT_ALIASES.get(w) or stem(w)
 
 
+def unit_key(word: str) -> str:
+    """The unit a quantity is read with and compared on: `unit_of`, without a plural s, its first four letters."""
+    unit = unit_of(word)
+    if unit.endswith("s") and len(unit) > 3:
+        unit = unit[:-1]
+    return unit[:4]
+
+
 def quantities(text: str) -> set[tuple[float, str]]:
     """(value, unit) pairs: "seven hours" -> (7, "hour"), "10 million users" -> (1e7, "user"); unit "" if none."""
     return {q for _, q in _quantities_at(text)}
@@ -208,10 +216,8 @@ def _quantities_at(text: str) -> list[tuple[int, tuple[float, str]]]:
                 i += 1
             unit = ""
             if i + 1 < len(toks) and toks[i + 1] not in sw and not toks[i + 1][0].isdigit():
-                unit = unit_of(toks[i + 1])
-                if unit.endswith("s") and len(unit) > 3:
-                    unit = unit[:-1]
-            out.append((at, (val, unit[:4])))
+                unit = unit_key(toks[i + 1])
+            out.append((at, (val, unit)))
         i += 1
     return out
 
