@@ -57,7 +57,9 @@ def answer_terms(answer: str) -> list[str]:
     skip = _template_words()
     text = tu.strip_citations(answer)
     out = []
-    for sent, _, _ in tu.sentences(text.replace("“", " ").replace("”", " ").replace("«", " ").replace("»", " ")):
+    # a quote opens a sentence of its own: its capitalised first word is not a name either ("Sorprendentemente")
+    pieces = re.split(r"[“”«»\"]|:\s", text)
+    for sent, _, _ in (x for piece in pieces for x in tu.sentences(piece)):
         ents = tu.entities(sent)
         for i, tok in enumerate(tu.tokens(sent)):
             if i == 0 and not any(c.isupper() for c in tok[1:]):

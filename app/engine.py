@@ -23,12 +23,12 @@ from app.grounding.checking import SupportChecker
 from app.grounding.citations import CitationBook, check_sentence, render
 from app.grounding.answerability import refusal_reason
 from app.grounding.answers import answer_span, answers
-from app.grounding.documents import DocProfile, DocRef, resolve, strip_doc_words
+from app.grounding.documents import DocProfile, DocRef, resolve, strip_doc_words, translation_of
 from app.grounding.evidence import InMain, mixes_own_words, rank, select
 from app.grounding.fallback import best_answering, names_missing, quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import RECORDED, Ask, ask_in, beyond_metadata, metadata_field
+from app.grounding.question import RECORDED, Ask, ask_in, asks_translation, beyond_metadata, metadata_field
 from app.llm import LLMBackend, Message, make_backend
 from app.prompts import localized, prompts_hash, template
 from app.retrieval import HybridRetriever
@@ -376,6 +376,12 @@ class Engine:
             # of the documents the question is about, the first that has the field (a translation may have no byline)
             docs = named or [d for d in top if d in profiles and getattr(profiles[d], field, "x")][:1] or top[:1]
             doc = profiles.get(docs[0]) if docs else None
+            if doc is not None and asks_translation(clean_q):
+                # "into which language was it translated?": its translation's language, cited from the translation
+                doc = translation_of(doc, profiles, self._catalog().main_language)
+                if doc is None:
+                    yield from refuse("no document is a translation of the one asked about")
+                    return
             ev = cited_span(field, doc, self._doc_chunks(doc.doc_id)) if doc else None
             if doc is None or ev is None:
                 yield from refuse(f"the documents do not give the {field}" if doc else "no document matches")

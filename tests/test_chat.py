@@ -90,6 +90,11 @@ def test_follow_ups_carry_words_never_template_text():
              "The documents state: “Meta’s clash with Apple over integrating Llama into Apple Intelligence.” [1]")]
     out = condense("What is the platform the model was supposed to go into?", hist)
     assert "Llama" in out and "Apple" in out
+    # a quote's capitalised first word opens its sentence: an adverb, not a name to search for
+    it = [("Perché Musk fa causa a Meta?", "I documenti affermano: «Sorprendentemente, nel giro di un mese, è stata "
+           "lanciata Threads, e ora Elon Musk sta facendo causa a Meta.» [1]")]
+    out = condense("E quando?", it)
+    assert "Sorprendentemente" not in out and "Threads" in out
 
 
 def test_a_follow_up_keeps_the_conversations_language_unless_it_says_otherwise():

@@ -217,6 +217,18 @@ def test_who_wrote_the_article_is_answered_from_its_byline(engine):
     assert b.refused or "Mohit Pandey" in b.answer, b.answer
 
 
+def test_into_which_language_an_article_was_translated_is_answered_from_its_translation(engine):
+    """The catalog records each document's language, not which is whose translation: the translation is the
+    document in another language whose title says the same. Its language is the answer, citing it."""
+    a = engine.ask("Into which language was Mohit Pandey's Threads article translated?")
+    assert not a.refused and "Italian" in a.answer and "English" not in a.answer, a.answer
+    assert _cited_docs(a) == {D1}
+    _assert_citations_exact(engine, a)
+    # an article with no translation among the documents: the documents don't say
+    b = engine.ask("Into which language was the Llama3 network theory post translated?")
+    assert b.refused, b.answer
+
+
 def test_the_two_wrong_claims_once_kept_are_never_in_an_answer(engine):
     for q in ("What was the current version of LLaMa trained on?", "How many parameters does Llama 3 have?"):
         a = engine.ask(q)

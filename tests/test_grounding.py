@@ -19,12 +19,12 @@ from app.grounding.answers import answer_span, answers
 from app.grounding.assembly import SentenceAssembler
 from app.grounding.checking import SupportChecker
 from app.grounding.citations import CitationBook, check_sentence, render
-from app.grounding.documents import DocProfile, resolve, strip_doc_words
+from app.grounding.documents import DocProfile, resolve, strip_doc_words, translation_of
 from app.grounding.evidence import rank, select
 from app.grounding.fallback import quote_fallback
 from app.grounding.metadata import cited_span, statement
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import ask_of, holds, metadata_field, other_version
+from app.grounding.question import ask_of, asks_translation, holds, metadata_field, other_version
 
 POLICY = GroundingPolicy()
 THREADS = ("Threads crossed 10 million users within seven hours of its launch whereas ChatGPT took seven days to "
@@ -177,6 +177,16 @@ def test_assembler_keeps_numbered_list_items_whole():
     ("Which database backend did Falcot choose when reconfiguring slapd?", ""),
     ("Cosa succede quando Meta lancia Threads?", ""),
     ("Which university started the FAI project, and when?", "date"),
+    # "who" right after a noun, with a question word later, is a relative pronoun: the later one asks
+    ("The man who said he was hiring a DeepMind researcher is now suing Meta for what?", ""),
+    ("The man who sued Meta: when did he file?", "date"),
+    ("Critics fear Meta's open models could end up helping whom?", "entity"),
+    ("Meta's AI path differs from which two big rivals?", ""),
+    # a "when" that opens a clause before a comma sets the scene; "when did ..." asks
+    ("When running dpkg-reconfigure slapd, what storage backend gets picked?", ""),
+    ("When Meta launched Threads, how many users joined?", "quantity"),
+    ("When did Meta launch Threads, and who runs it?", "date"),
+    ("Quando esce Llama 4, e quanto costa?", "date"),
 ])
 def test_answer_type_comes_from_the_first_interrogative(q, kind):
     assert ask_of(q).kind == kind
@@ -188,6 +198,9 @@ def test_a_sentence_answers_only_with_the_kind_of_thing_asked():
     assert not holds("Last week, Meta unveiled its Llama 3.1 model.", "On what exact date did Meta release Llama 3.1?")
     assert holds("Last week, Meta unveiled its Llama 3.1 model.", "When did Meta release Llama 3.1?")
     assert not holds("Tuttavia, Musk ha parlato di TruthGPT.", "Come si chiama il ricercatore di Musk per TruthGPT?")
+    # a file system path is a place
+    assert holds("The web server serves pages from /var/www/html/ by default.", "Where does Apache serve pages from?")
+    assert not holds("The web server serves pages from /var/www/html/ by default.", "Where is /var/www/html/ set?")
 
 
 def test_the_quantity_asked_for_is_what_is_measured():
@@ -237,6 +250,17 @@ def test_a_question_naming_a_document_finds_it(q, doc):
 def test_a_topic_word_in_every_title_names_no_document():
     assert resolve("How fast did LLaMA grow?", PROFILES).docs == set()
     assert strip_doc_words("What does the article say about Threads?") == "What does the say about Threads?"
+
+
+def test_a_translation_is_the_document_in_another_language_whose_title_says_the_same():
+    translated = dict(PROFILES, **{"001.txt": DocProfile(
+        "001.txt", PROFILES["001.txt"].title, "", "it", "The biggest winner of Threads: LLaMA (Italian translation)")})
+    assert translation_of(translated["000.txt"], translated, "en").doc_id == "001.txt"
+    assert translation_of(translated["001.txt"], translated, "en").doc_id == "001.txt"  # it is the translation
+    assert translation_of(translated["003.txt"], translated, "en") is None  # no translation of it
+    assert asks_translation("Into which language was the Threads article translated?")
+    assert asks_translation("In che lingua è stato tradotto l'articolo?")
+    assert not asks_translation("What language is the Threads article written in?")
 
 
 def test_metadata_questions_are_recognised_and_answered_from_the_byline():
@@ -292,6 +316,20 @@ def test_quote_fallback_quotes_only_evidence_that_answers():
     assert out and out[0].text == THREADS
     assert quote_fallback(ev[:1], "en", POLICY, "How long did Threads take to reach 10 million users?") == []
     assert answers(THREADS, "How long did Threads take to reach 10 million users?", POLICY)
+
+
+def test_a_much_weaker_neighbour_holding_a_name_is_not_the_answer():
+    # the best evidence is about the question but names nobody; the sentence after it names someone else: a near
+    # miss, refused, unless that sentence is nearly as good as the best (policy.answer_margin)
+    roped = ("But there has been no news about this since Musk said that he was roping in a DeepMind researcher "
+             "to build TruthGPT.")
+    knows = "Now, Zuckerberg knows there is something powerful behind training a chatbot on a social network's data."
+    q = "What's the name of the DeepMind researcher Musk roped in to build TruthGPT?"
+    s0 = source("a.txt", roped + " " + knows)
+    far = [evidence(1, s0, roped, score=0.95), evidence(2, s0, knows, score=0.95 - POLICY.answer_margin - 0.02)]
+    assert quote_fallback(far, "en", POLICY, q) == []
+    near = [evidence(1, s0, roped, score=0.95), evidence(2, s0, knows, score=0.95 - POLICY.answer_margin + 0.02)]
+    assert [e.text for e in quote_fallback(near, "en", POLICY, q)][-1] == knows
 
 
 def test_a_sentence_about_another_version_is_not_an_answer():

@@ -86,3 +86,20 @@ def resolve(question: str, profiles: dict[str, DocProfile]) -> DocRef:
 def strip_doc_words(question: str) -> str:
     """The question without document words, for retrieval ("the article says Meta ..." -> "Meta ...")."""
     return re.sub(r"\s+", " ", " ".join(t for t in question.split() if tu.fold(t.strip(",.?!:;'\"")) not in DOC_WORDS)).strip()
+
+
+def translation_of(doc: DocProfile, profiles: dict[str, DocProfile], main_language: str) -> DocProfile | None:
+    """The document in another language that `doc` was translated into (or `doc` itself when it is the one in
+    another language than most documents'): a document in another language whose title, put into the main
+    language, shares at least half of the two titles' content words with `doc`'s, as two versions of one claim
+    share their names (fallback.same_claim). None when the documents hold no translation of it."""
+    if doc.language and main_language and doc.language != main_language:
+        return doc
+    mine = set(tu.content_stems(doc.title_translated or doc.title))
+    for p in profiles.values():
+        if p.doc_id == doc.doc_id or p.language == doc.language:
+            continue
+        theirs = set(tu.content_stems(p.title_translated or p.title))
+        if mine and theirs and len(mine & theirs) >= 0.5 * len(mine | theirs):
+            return p
+    return None

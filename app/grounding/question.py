@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Callable
 
 from app.grounding import text as tu
+from index import language
 
 _I = re.I
 _CUES: list[tuple[str, re.Pattern]] = [
@@ -105,12 +106,34 @@ class Ask:
         return any(u and unit and u[:4] == unit[:4] for u in (self.unit, *self.units))
 
 
+def _interrogative(q: str) -> re.Match | None:
+    """The question's first interrogative word. One right after a content word, with another interrogative
+    later, is a relative pronoun ("The man who said ... is suing Meta for what?" asks what, not who); after a
+    function word ("from which lab", "and who") or at the start it asks, unless it opens a clause before a
+    comma and another interrogative ("When running X, what ...?")."""
+    found = list(_WH.finditer(q))
+    function_words = language.stopwords().get(language.detect(q), frozenset())  # the question's own language's
+    for i, m in enumerate(found):
+        before = re.findall(r"[^\W\d_][\w'\-]*", q[:m.start()])
+        relative = bool(before) and before[-1].lower() not in function_words and i + 1 < len(found)
+        # "When running dpkg-reconfigure slapd, what storage backend ...?": a "when" / "where" that opens a clause
+        # (not followed by a verb like "did", "is", "can", function words all) before a comma and a later question
+        # word, not coordinated with it ("Quando esce, e quanto costa?" asks both), sets the scene; the later asks
+        after = re.match(r"\s+([^\W\d_][\w'\-]*)", q[m.end():])
+        clause = (m.group().lower() in ("when", "where", "quando", "dove") and not before and i + 1 < len(found)
+                  and "," in q[m.end():found[i + 1].start()] and not _COORDINATED.search(q[:found[i + 1].start()])
+                  and not (after and after.group(1).lower() in function_words))
+        if not relative and not clause:
+            return m
+    return found[0] if found else None
+
+
 @lru_cache(maxsize=4096)
 def ask_of(question: str) -> Ask:
     q = (question or "").replace("’", "'")
-    first = _WH.search(q)
+    first = _interrogative(q)
     found = [(m.start(), kind) for kind, pat in _CUES for m in pat.finditer(q)
-             if not (first and m.start() > first.start() and _WH.match(q, m.start())
+             if not (first and m.start() != first.start() and _WH.match(q, m.start())
                      and not _COORDINATED.search(q[:m.start()]) and not _CLOSES.match(q, m.end()))]
     if not found:
         return Ask()
@@ -161,12 +184,17 @@ def ask_in(question: str, translate: Callable[[str], str] | None = None) -> Ask:
     return replace(ask, units=(unit,)) if not ask.fits(unit) else ask
 
 
+_PATH = re.compile(r"(?<![\w/])(?:~|[a-z][a-z0-9+.\-]*:/)?/[\w.\-]+(?:/[\w.\-]*)+")
+
+
 @lru_cache(maxsize=1 << 14)
 def _new_entities(sentence: str, question: str) -> frozenset:
     """Names in the sentence that the question does not have: capitalised or mixed-case words, and words that
     mix letters and digits ("4chan"); a capitalised first word is not a name unless it is mixed-case."""
     out = set()
     q_ents = tu.entities(question)
+    # a file system path or URL names a place ("Where does Apache serve pages from?" "/var/www/html")
+    out.update(p.rstrip(".,;:)") for p in _PATH.findall(sentence) if p.rstrip(".,;:)") not in question)
     for clause in re.split(r"(?<=[.!?:;])\s+|\n", sentence):
         toks = re.findall(r"\w[\w\-]*", tu.CITE.sub(" ", clause))
         for i, t in enumerate(toks):
@@ -324,6 +352,13 @@ _META = {
 
 
 RECORDED = ("author", "title", "language")  # the fields a document's metadata holds
+# "into which language was the article translated?": the language of its translation, not its own
+_TRANSLATED = re.compile(r"\btranslat\w*|\btradott[oaie]\b|\btraduzion[ei]\b|\btradurr?\w*", _I)
+
+
+def asks_translation(question: str) -> bool:
+    """A question about a document's language that asks for the language of its translation."""
+    return metadata_field(question) == "language" and bool(_TRANSLATED.search(question or ""))
 
 
 # "according to the author", "secondo l'autore", "does the author say": the author is who says it, not what is asked
