@@ -40,6 +40,7 @@ from index.embedders import Embedder, make_embedder
 from index.documents import DocInfo, document_text
 from index.ingest import IngestReport, Ingestor
 from index.store import ChromaStore
+from index.vector_cache import FILE_NAME as VECTORS_FILE, VectorCache
 
 _FINISHED = re.compile(r"[.!?…»”\"')\]]\s*$")
 
@@ -73,7 +74,9 @@ class Engine:
         self.store = ChromaStore(self.settings)
         self.retriever = HybridRetriever(self.settings, self.embedder, self.store)
         self.policy = GroundingPolicy.from_settings(self.settings)
-        self.checker = SupportChecker(self.embedder, self.policy)
+        space = getattr(self.embedder, "id", "")
+        self.checker = SupportChecker(self.embedder, self.policy,
+                                      VectorCache(self.settings.data_dir / VECTORS_FILE, space) if space else None)
         self.translator = translator or select_translator(self.settings.translator)
         self._translations = Translations(self.translator, self.policy.vector_cache_size)
         self._backend = backend

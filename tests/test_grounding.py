@@ -653,3 +653,24 @@ def test_the_unit_asked_for_in_italian_is_found_in_an_english_sentence():
     q = "Quante volte è stato scaricato Threads?"
     assert not holds("At the time, Threads had 100 million users.", q, ask_in(q, lambda w: words.get(w, w)))
     assert ask_in("Quanti paesi?", lambda w: words.get(w, w)) == ask_in("Quanti paesi?")
+
+
+def test_sentence_vectors_are_kept_on_disk_for_the_next_process(tmp_path):
+    """A new process (a new checker) reads the vectors an earlier one made instead of embedding again; vectors of
+    another embedder's space are not read; a cache that cannot be opened only means embedding as before."""
+    import numpy as np
+
+    from index.vector_cache import VectorCache
+
+    texts = ["Threads crossed 10 million users within seven hours.", "seven", "hours"]
+    first = SupportChecker(FakeEmbedder(), POLICY, VectorCache(tmp_path / "v.sqlite", FakeEmbedder.id))
+    made = first.vectors(texts)
+    second = SupportChecker(FakeEmbedder(), POLICY, VectorCache(tmp_path / "v.sqlite", FakeEmbedder.id))
+    again = second.vectors(texts)
+    assert second.embedder.calls == 0 and all(np.allclose(a, b) for a, b in zip(made, again))
+    other = SupportChecker(FakeEmbedder(), POLICY, VectorCache(tmp_path / "v.sqlite", "another:space"))
+    other.vectors(texts)
+    assert other.embedder.calls == 1
+    (tmp_path / "dir.sqlite").mkdir()
+    broken = SupportChecker(FakeEmbedder(), POLICY, VectorCache(tmp_path / "dir.sqlite", FakeEmbedder.id))
+    assert all(np.allclose(a, b) for a, b in zip(made, broken.vectors(texts))) and broken.embedder.calls == 1

@@ -19,6 +19,7 @@ import numpy as np
 from app.grounding import text as tu
 from app.grounding.policy import GroundingPolicy
 from index.embedders import Embedder
+from index.vector_cache import VectorCache
 
 
 def _matches(q: tuple[float, str], passage: set[tuple[float, str]]) -> bool:
@@ -95,9 +96,10 @@ def _dropped_qualifier(sentence: str, passage: str) -> tuple[str, str] | None:
 class SupportChecker:
     name = "citeqa support checker"
 
-    def __init__(self, embedder: Embedder, policy: GroundingPolicy | None = None):
+    def __init__(self, embedder: Embedder, policy: GroundingPolicy | None = None, disk: VectorCache | None = None):
         self.embedder = embedder
         self.policy = policy or GroundingPolicy()
+        self.disk = disk  # vectors kept on disk by earlier processes (index/vector_cache.py), optional
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -106,11 +108,17 @@ class SupportChecker:
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            vecs = self.embedder.embed_documents(missing)
+            found = self.disk.get(missing) if self.disk else {}
+            todo = [t for t in missing if t not in found]
+            made = {}
+            for t, v in zip(todo, self.embedder.embed_documents(todo) if todo else []):
+                a = np.asarray(v, dtype=np.float32)
+                made[t] = a / (np.linalg.norm(a) or 1.0)
+            if made and self.disk:
+                self.disk.put(made)
             with self._lock:
-                for t, v in zip(missing, vecs):
-                    a = np.asarray(v, dtype=np.float32)
-                    self._cache[t] = a / (np.linalg.norm(a) or 1.0)
+                for t in missing:
+                    self._cache[t] = found[t] if t in found else made[t]
                 while len(self._cache) > self.policy.vector_cache_size:
                     self._cache.popitem(last=False)
         with self._lock:
