@@ -50,6 +50,9 @@ def _is_refusal(answer: str) -> bool:
     return any(a.startswith(tu.fold(localized("refusal", lang).split("{")[0].strip())) for lang in ("en", "it"))
 
 
+_QUOTE_OPENER = re.compile(r"([“«\"]\s*)[^\W\d_][^\W\d_'’]*(?=\s*,)")
+
+
 def answer_terms(answer: str) -> list[str]:
     """Names and numbers an answer gives (a refusal gives none), without template words."""
     if not answer or _is_refusal(answer):
@@ -57,9 +60,10 @@ def answer_terms(answer: str) -> list[str]:
     skip = _template_words()
     text = tu.strip_citations(answer)
     out = []
-    # a quote opens a sentence of its own: its capitalised first word is not a name either ("Sorprendentemente")
-    pieces = re.split(r"[“”«»\"]|:\s", text)
-    for sent, _, _ in (x for piece in pieces for x in tu.sentences(piece)):
+    # a quote's first word set off by a comma introduces it ("«Sorprendentemente, ...", "“However, ..."): not a
+    # name; a name that opens a quote ("“Musk is suing Meta ...”") is one
+    text = _QUOTE_OPENER.sub(r"\1", text)
+    for sent, _, _ in tu.sentences(text.replace("“", " ").replace("”", " ").replace("«", " ").replace("»", " ")):
         ents = tu.entities(sent)
         for i, tok in enumerate(tu.tokens(sent)):
             if i == 0 and not any(c.isupper() for c in tok[1:]):

@@ -117,8 +117,8 @@ class Engine:
             # small index: embed every evidence sentence, with its context, and every word of them now
             texts = [n.get_content() for n in self.retriever.nodes]
             sents = [t for x in texts for t, _, _ in tu.sentences(x) if len(t.split()) >= self.policy.min_evidence_words]
-            self.checker.vectors(sents + [f"{a} {b}" for a, b in zip(sents, sents[1:])])
-            self.checker.vectors(sorted({w for x in texts for w in tu.content_words(x)}))
+            self.checker.vectors(sents + [f"{a} {b}" for a, b in zip(sents, sents[1:])], keep=True)
+            self.checker.vectors(sorted({w for x in texts for w in tu.content_words(x)}), keep=True)
             # the sentences of documents in another language than the main one, translated into it now: they
             # are scored by their translation (grounding/evidence.InMain)
             main = self.in_main()
@@ -132,6 +132,9 @@ class Engine:
     def ingest(self, paths: list[Path] | None = None, prune: bool = False, rebuild: bool = False,
                progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
         report = Ingestor(self.settings, self.embedder, self.store).run(paths or [self.settings.docs_path], prune, rebuild, progress)
+        if rebuild and self.checker.disk:
+            self.checker.disk.clear()  # a rebuild starts the vectors over too (an embedder pulled again may differ)
+            self.checker.clear_cache()
         if self.store.exists():
             self.retriever.refresh(force=True)
         return report
@@ -379,9 +382,11 @@ class Engine:
             # of the documents the question is about, the first that has the field (a translation may have no byline)
             docs = named or [d for d in top if d in profiles and getattr(profiles[d], field, "x")][:1] or top[:1]
             doc = profiles.get(docs[0]) if docs else None
-            if doc is not None and asks_translation(clean_q):
-                # "into which language was it translated?": its translation's language, cited from the translation
-                doc = translation_of(doc, profiles, self._catalog().main_language)
+            direction = asks_translation(clean_q) if doc is not None else ""
+            if direction:
+                # "into which language was it translated?": its translation's language, cited from the translation;
+                # "translated from which language?": the original's
+                doc = translation_of(doc, profiles, self._catalog().main_language, direction)
                 if doc is None:
                     yield from refuse("no document is a translation of the one asked about")
                     return

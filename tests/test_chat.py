@@ -95,6 +95,9 @@ def test_follow_ups_carry_words_never_template_text():
            "lanciata Threads, e ora Elon Musk sta facendo causa a Meta.» [1]")]
     out = condense("E quando?", it)
     assert "Sorprendentemente" not in out and "Threads" in out
+    # ... while a name that opens a quote is carried
+    out = condense("And why?", [("Who is suing Meta?", "The documents state: “Musk is suing Meta over Threads.” [1]")])
+    assert "Musk" in out
 
 
 def test_a_follow_up_keeps_the_conversations_language_unless_it_says_otherwise():

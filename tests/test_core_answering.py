@@ -227,6 +227,10 @@ def test_into_which_language_an_article_was_translated_is_answered_from_its_tran
     # an article with no translation among the documents: the documents don't say
     b = engine.ask("Into which language was the Llama3 network theory post translated?")
     assert b.refused, b.answer
+    # the other way round: the original's language, cited from the original
+    c = engine.ask("What language was the Italian article translated from?")
+    assert not c.refused and "English" in c.answer and "Italian" not in c.answer, c.answer
+    assert _cited_docs(c) == {D0}
 
 
 def test_the_two_wrong_claims_once_kept_are_never_in_an_answer(engine):

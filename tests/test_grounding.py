@@ -182,9 +182,16 @@ def test_assembler_keeps_numbered_list_items_whole():
     ("The man who sued Meta: when did he file?", "date"),
     ("Critics fear Meta's open models could end up helping whom?", "entity"),
     ("Meta's AI path differs from which two big rivals?", ""),
+    # ... but not after punctuation, in an indirect question, or in Italian, where "chi" only asks
+    ("Does the article say who leaked Llama and when?", "entity"),
+    ("Sorry, who founded Meta, and when?", "entity"),
+    ("Llama 2: who made it and when?", "entity"),
+    ("Musk chi ha assunto per TruthGPT, e quando?", "entity"),
     # a "when" that opens a clause before a comma sets the scene; "when did ..." asks
     ("When running dpkg-reconfigure slapd, what storage backend gets picked?", ""),
     ("When Meta launched Threads, how many users joined?", "quantity"),
+    ("When the app launched, how many users joined?", "quantity"),
+    ("Quando il modello è uscito, quanti parametri aveva?", "quantity"),
     ("When did Meta launch Threads, and who runs it?", "date"),
     ("Quando esce Llama 4, e quanto costa?", "date"),
 ])
@@ -201,6 +208,10 @@ def test_a_sentence_answers_only_with_the_kind_of_thing_asked():
     # a file system path is a place
     assert holds("The web server serves pages from /var/www/html/ by default.", "Where does Apache serve pages from?")
     assert not holds("The web server serves pages from /var/www/html/ by default.", "Where is /var/www/html/ set?")
+    assert holds("The handbook is online at https://www.debian.org.", "Where can I read the handbook?")
+    # ... for "where" only: a URL does not name a company, nor a path's "apache2" a person
+    assert not holds("It is announced at https://ai.meta.com/blog/llama-3/ today.", "Which company released Llama 3?")
+    assert not holds("Its logs go to /var/log/apache2/ there.", "Who maintains Apache?")
 
 
 def test_the_quantity_asked_for_is_what_is_measured():
@@ -255,12 +266,21 @@ def test_a_topic_word_in_every_title_names_no_document():
 def test_a_translation_is_the_document_in_another_language_whose_title_says_the_same():
     translated = dict(PROFILES, **{"001.txt": DocProfile(
         "001.txt", PROFILES["001.txt"].title, "", "it", "The biggest winner of Threads: LLaMA (Italian translation)")})
-    assert translation_of(translated["000.txt"], translated, "en").doc_id == "001.txt"
-    assert translation_of(translated["001.txt"], translated, "en").doc_id == "001.txt"  # it is the translation
-    assert translation_of(translated["003.txt"], translated, "en") is None  # no translation of it
-    assert asks_translation("Into which language was the Threads article translated?")
-    assert asks_translation("In che lingua è stato tradotto l'articolo?")
-    assert not asks_translation("What language is the Threads article written in?")
+    into = {d: translation_of(p, translated, "en") for d, p in translated.items()}
+    assert into["000.txt"].doc_id == "001.txt" and into["001.txt"].doc_id == "001.txt"  # the Italian one is it
+    assert into["003.txt"] is None  # no document says what its title says: no translation of it
+    assert translation_of(translated["001.txt"], translated, "en", "from").doc_id == "000.txt"  # its original
+    assert translation_of(translated["000.txt"], translated, "en", "from").doc_id == "000.txt"
+    # one shared word is not the same title
+    short = {"a.txt": DocProfile("a.txt", "Threads", "", "en"),
+             "b.txt": DocProfile("b.txt", "Threads e LLaMA", "", "it", "Threads and LLaMA")}
+    assert translation_of(short["a.txt"], short, "en") is None
+    assert asks_translation("Into which language was the Threads article translated?") == "into"
+    assert asks_translation("In che lingua è stato tradotto l'articolo?") == "into"
+    assert asks_translation("What language was the Italian article translated from?") == "from"
+    assert asks_translation("Da quale lingua è stato tradotto l'articolo italiano?") == "from"
+    assert asks_translation("What language is the Threads article written in?") == ""
+    assert asks_translation("What language is the translator from?") == ""
 
 
 def test_metadata_questions_are_recognised_and_answered_from_the_byline():
@@ -429,6 +449,12 @@ def test_engine_answers_cites_and_refuses_with_fakes(tmp_path):
              "The documents state: “Threads crossed 10 million users within seven hours.” [1]")]
     ans = eng.ask("and how long did ChatGPT take?", prev)
     assert "documents state" not in ans.searched_for.lower() and "Threads" in ans.searched_for
+    # the documents' sentence vectors were kept on disk; a rebuild starts them over
+    import sqlite3
+    vectors = settings.data_dir / "vectors.sqlite"
+    assert sqlite3.connect(vectors).execute("SELECT COUNT(*) FROM vec").fetchone()[0] > 0
+    eng.ingest(rebuild=True)
+    assert sqlite3.connect(vectors).execute("SELECT COUNT(*) FROM vec").fetchone()[0] == 0
 
     # what the catalog does not record is refused, not guessed from a date in the text
     for q in ("When was the Threads article published?", "Who translated the Threads article?"):
@@ -656,21 +682,40 @@ def test_the_unit_asked_for_in_italian_is_found_in_an_english_sentence():
 
 
 def test_sentence_vectors_are_kept_on_disk_for_the_next_process(tmp_path):
-    """A new process (a new checker) reads the vectors an earlier one made instead of embedding again; vectors of
-    another embedder's space are not read; a cache that cannot be opened only means embedding as before."""
+    """A new process (a new checker) reads the documents' vectors an earlier one made instead of embedding again;
+    another embedder's vectors are not read; a question is never written; a write that finds the file locked by
+    another process is skipped, and the next one works; a cache that cannot be opened only means embedding."""
+    import sqlite3
+
     import numpy as np
 
     from index.vector_cache import VectorCache
 
+    def checker_on(path, space=FakeEmbedder.id):
+        return SupportChecker(FakeEmbedder(), POLICY, VectorCache(path, space))
+
     texts = ["Threads crossed 10 million users within seven hours.", "seven", "hours"]
-    first = SupportChecker(FakeEmbedder(), POLICY, VectorCache(tmp_path / "v.sqlite", FakeEmbedder.id))
-    made = first.vectors(texts)
-    second = SupportChecker(FakeEmbedder(), POLICY, VectorCache(tmp_path / "v.sqlite", FakeEmbedder.id))
-    again = second.vectors(texts)
+    db = tmp_path / "v.sqlite"
+    first = checker_on(db)
+    made = first.vectors(texts, keep=True)
+    first.vectors(["How fast did Threads grow?"])  # a question: not kept
+    second = checker_on(db)
+    again = second.vectors(texts, keep=True)
     assert second.embedder.calls == 0 and all(np.allclose(a, b) for a, b in zip(made, again))
-    other = SupportChecker(FakeEmbedder(), POLICY, VectorCache(tmp_path / "v.sqlite", "another:space"))
-    other.vectors(texts)
+    stored = {t for (t,) in sqlite3.connect(db).execute("SELECT text FROM vec")}
+    assert stored == set(texts)
+    other = checker_on(db, "another:space")
+    other.vectors(texts, keep=True)
     assert other.embedder.calls == 1
+    # another process holds the write lock: the write is skipped, not waited for, and the cache still works after
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    busy = checker_on(db)
+    busy.vectors(["Meta launched Threads in July."], keep=True)
+    holder.execute("ROLLBACK")
+    busy.vectors(["Zuckerberg runs Meta."], keep=True)
+    stored = {t for (t,) in sqlite3.connect(db).execute("SELECT text FROM vec")}
+    assert "Zuckerberg runs Meta." in stored and "Meta launched Threads in July." not in stored
     (tmp_path / "dir.sqlite").mkdir()
-    broken = SupportChecker(FakeEmbedder(), POLICY, VectorCache(tmp_path / "dir.sqlite", FakeEmbedder.id))
-    assert all(np.allclose(a, b) for a, b in zip(made, broken.vectors(texts))) and broken.embedder.calls == 1
+    broken = checker_on(tmp_path / "dir.sqlite")
+    assert all(np.allclose(a, b) for a, b in zip(made, broken.vectors(texts, keep=True))) and broken.embedder.calls == 1

@@ -104,18 +104,29 @@ class SupportChecker:
         self._lock = threading.Lock()
 
     # ---- embeddings with a small LRU cache (evidence sentences repeat across questions) ---------
-    def vectors(self, texts: list[str]) -> list[np.ndarray]:
+    def vectors(self, texts: list[str], keep: bool = False) -> list[np.ndarray]:
+        """Unit vectors of `texts`. `keep`: they are the documents' own text (sentences, their words), which
+        may be read from and written to the on-disk cache (`self.disk`); a question or a model's sentence never is."""
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
         if missing:
-            found = self.disk.get(missing) if self.disk else {}
+            disk = self.disk if keep else None
+            found = disk.get(missing) if disk else {}
             todo = [t for t in missing if t not in found]
             made = {}
             for t, v in zip(todo, self.embedder.embed_documents(todo) if todo else []):
                 a = np.asarray(v, dtype=np.float32)
                 made[t] = a / (np.linalg.norm(a) or 1.0)
-            if made and self.disk:
-                self.disk.put(made)
+            # a row of another length than the vectors made now (or than most found) is damaged: embed it again
+            dims = [v.shape[0] for v in made.values()] or [v.shape[0] for v in found.values()]
+            dim = max(set(dims), key=dims.count) if dims else 0
+            bad = [t for t, v in found.items() if v.shape[0] != dim]
+            for t, v in zip(bad, self.embedder.embed_documents(bad) if bad else []):
+                a = np.asarray(v, dtype=np.float32)
+                made[t] = a / (np.linalg.norm(a) or 1.0)
+                del found[t]
+            if made and disk:
+                disk.put(made)
             with self._lock:
                 for t in missing:
                     self._cache[t] = found[t] if t in found else made[t]
@@ -123,6 +134,10 @@ class SupportChecker:
                     self._cache.popitem(last=False)
         with self._lock:
             return [self._cache[t] for t in texts]
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     def cosine(self, a: str, b: str) -> float:
         va, vb = self.vectors([a, b])

@@ -149,8 +149,8 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
     keys = key_stems(q_for_words)
     q_nums = tu.numbers(asked)
     qv = checker.vectors([question])[0]
-    svs = checker.vectors([c.text for c in cands])
-    wvs = checker.vectors([f"{c.context} {c.text}".strip() for c in cands])
+    svs = checker.vectors([c.text for c in cands], keep=True)  # the documents' own text: kept on disk too
+    wvs = checker.vectors([f"{c.context} {c.text}".strip() for c in cands], keep=True)
     q_words = [w for w in tu.content_words(q_for_words)]
     all_words = set(q_words)
     sent_words = []
@@ -166,7 +166,10 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
         for t in set(tu.content_stems(f"{c.context} {c.text}")):
             df[t] = df.get(t, 0) + 1
     idf = {t: math.log(1 + len(pool) / (1 + n)) for t, n in df.items()}
-    vec = dict(zip(words, checker.vectors(words))) if words else {}
+    doc_words = sorted(all_words - set(q_words))
+    own = sorted(set(q_words))  # the question's words are not kept on disk (only the documents' text is)
+    vec = dict(zip(doc_words, checker.vectors(doc_words, keep=True))) if doc_words else {}
+    vec.update(zip(own, checker.vectors(own)) if own else [])
     for c, sv, wv, sw in zip(cands, svs, wvs, sent_words):
         meta = ref.meta_stems.get(c.source.doc_id, frozenset())
         have = set(tu.content_stems(f"{c.context} {c.text}")) | meta

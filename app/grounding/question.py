@@ -1,7 +1,8 @@
 """What a question asks for: its expected answer type, and whether it asks about a document itself.
 
-The answer type is read off the question's first interrogative phrase (a closed class of words in each
-language, not a list tuned on questions):
+The answer type is read off the interrogative phrase that asks (usually the first; not a relative "who" nor a
+scene-setting "when ...,", see `_interrogative`; a closed class of words in each language, not a list tuned
+on questions):
   quantity  how many / much / long / big, what percentage, quanti, in quanto tempo ... (with the unit asked
             for when the question names one: "how many parameters" wants parameters, "how much money" money,
             "how long" a duration)
@@ -58,8 +59,9 @@ _MUCH_NOUN = re.compile(r"\bhow\s+much\s+((?:(?!" + _NOT_NOUN + r")[^\W\d_][\w\-
 _MONEY_NOUN = re.compile(r"\b(revenue|profit|income|sales|money|cash|funding|capital|investment|budget|spending|salary|"
                          r"damages|compensation|fines?|prices?|costs?|dollars?|euros?)\b", _I)
 _MONEY_VERB = re.compile(r"\b(pa(y|ys|id)|spen(d|ds|t)|fined?|costs?|charged?|charges|earn(s|ed)?|raised?|sold|sell|bought|buy)\b", _I)
-# an interrogative word: a cue that starts with one counts only when it is the question's first ("Which backend did
-# Falcot choose when reconfiguring slapd?" asks which, not when); cues without one ("called", "in dollars") anywhere
+# an interrogative word: a cue that starts with one counts only when it is the one that asks (`_interrogative`:
+# "Which backend did Falcot choose when reconfiguring slapd?" asks which, not when); cues without one ("called",
+# "in dollars") count anywhere
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how|quale|quali|quanto|quanti|quante|quanta|chi|quando|"
                  r"dove|perch[eé]|cosa)\b", _I)
 _CLOSES = re.compile(r"\s*[?.!]*\s*$")  # "..., when?": the interrogative closes the question, asked too
@@ -100,44 +102,64 @@ class Ask:
     unit: str = ""  # quantity: a unit stem, "money" or "time"; "" when any quantity will do
     exact: bool = False  # date: a calendar date, not "last week"
     units: tuple[str, ...] = ()  # the same unit as the unit table names it ("anni": "year"), or translated (`ask_in`)
+    place: bool = False  # entity: asked "where" / "dove", which a file system path or a URL answers too
 
     def fits(self, unit: str) -> bool:
         """A quantity's unit stem (from text.quantities) is the unit asked for, or its translation."""
         return any(u and unit and u[:4] == unit[:4] for u in (self.unit, *self.units))
 
 
+# auxiliary and modal verbs (a closed class, English and Italian): "When did ..." asks, "When the app launched, ..."
+# sets the scene; "Does the article say who ..." asks who, indirectly
+_AUX = frozenset("""do does did is are was were be been has have had can could will would shall should may might must
+è e' era erano sarà saranno ha hanno aveva avevano fu furono sono siamo viene vengono può possono""".split())
+_RELATIVE_PRONOUNS = frozenset({"who", "whom", "whose", "which"})  # the interrogatives that are also relative pronouns
+_LAST_WORD = re.compile(r"([^\W\d_][\w'\-]*)(\s*)$")
+
+
 def _interrogative(q: str) -> re.Match | None:
-    """The question's first interrogative word. One right after a content word, with another interrogative
-    later, is a relative pronoun ("The man who said ... is suing Meta for what?" asks what, not who); after a
-    function word ("from which lab", "and who") or at the start it asks, unless it opens a clause before a
-    comma and another interrogative ("When running X, what ...?")."""
+    """The interrogative word that asks. Usually the first; but
+      - "who" / "which" right after a noun (only a space between, the question not opening with an auxiliary
+        verb), with another interrogative later, is a relative pronoun: "The man who said ... is suing Meta for
+        what?" asks what. After punctuation ("Sorry, who ..."), a function word ("from which lab") or in an
+        indirect question ("Does the article say who ...?") it asks;
+      - a "when" / "where" opening the question without an auxiliary after it ("When running X", "When the app
+        launched", "Quando il modello è uscito"), before a comma and a later interrogative not coordinated with
+        it, sets the scene: the later one asks ("..., what storage backend?"); "When did ..., and who ...?" asks
+        both, the first first."""
     found = list(_WH.finditer(q))
+    if len(found) < 2:
+        return found[0] if found else None
     function_words = language.stopwords().get(language.detect(q), frozenset())  # the question's own language's
-    for i, m in enumerate(found):
-        before = re.findall(r"[^\W\d_][\w'\-]*", q[:m.start()])
-        relative = bool(before) and before[-1].lower() not in function_words and i + 1 < len(found)
-        # "When running dpkg-reconfigure slapd, what storage backend ...?": a "when" / "where" that opens a clause
-        # (not followed by a verb like "did", "is", "can", function words all) before a comma and a later question
-        # word, not coordinated with it ("Quando esce, e quanto costa?" asks both), sets the scene; the later asks
+    first_word = re.match(r"\W*([^\W\d_][\w'\-]*)", q)
+    indirect = bool(first_word) and first_word.group(1).lower() in _AUX
+    for i, m in enumerate(found[:-1]):
+        word = m.group().lower()
+        prev = _LAST_WORD.search(q[max(0, m.start() - 60):m.start()])
+        relative = (word in _RELATIVE_PRONOUNS and not indirect and bool(prev) and bool(prev.group(2))
+                    and prev.group(1).lower() not in function_words)
         after = re.match(r"\s+([^\W\d_][\w'\-]*)", q[m.end():])
-        clause = (m.group().lower() in ("when", "where", "quando", "dove") and not before and i + 1 < len(found)
-                  and "," in q[m.end():found[i + 1].start()] and not _COORDINATED.search(q[:found[i + 1].start()])
-                  and not (after and after.group(1).lower() in function_words))
+        nxt = found[i + 1]
+        clause = (word in ("when", "where", "quando", "dove") and not q[:m.start()].strip(" ¿¡\"'“«")
+                  and "," in q[m.end():nxt.start()] and not _COORDINATED.search(q[:nxt.start()])
+                  and not (after and after.group(1).lower() in _AUX))
         if not relative and not clause:
             return m
-    return found[0] if found else None
+    return found[-1]
 
 
 @lru_cache(maxsize=4096)
 def ask_of(question: str) -> Ask:
     q = (question or "").replace("’", "'")
     first = _interrogative(q)
-    found = [(m.start(), kind) for kind, pat in _CUES for m in pat.finditer(q)
+    found = [(m.start(), kind, m.group()) for kind, pat in _CUES for m in pat.finditer(q)
              if not (first and m.start() != first.start() and _WH.match(q, m.start())
                      and not _COORDINATED.search(q[:m.start()]) and not _CLOSES.match(q, m.end()))]
     if not found:
         return Ask()
-    _, kind = min(found)
+    _, kind, cue = min(found)
+    if kind == "entity" and cue.lower() in ("where", "dove"):
+        return Ask(kind, place=True)
     if kind == "quantity":
         if _LENGTH.search(q):
             return Ask(kind)
@@ -184,7 +206,16 @@ def ask_in(question: str, translate: Callable[[str], str] | None = None) -> Ask:
     return replace(ask, units=(unit,)) if not ask.fits(unit) else ask
 
 
-_PATH = re.compile(r"(?<![\w/])(?:~|[a-z][a-z0-9+.\-]*:/)?/[\w.\-]+(?:/[\w.\-]*)+")
+# a file system path ("/var/www/html", "~/.bashrc") or a URL ("https://www.debian.org")
+_PATH = re.compile(r"(?<![\w/])(?:[a-z][a-z0-9+.\-]*://[\w.\-]+(?:/[\w.\-~%]*)*|~?/[\w.\-]+(?:/[\w.\-]*)*)", _I)
+
+
+def _new_paths(sentence: str, question: str) -> set[str]:
+    """The paths and URLs of the sentence that the question does not give: they answer "where" ("Where does
+    Apache serve pages from?" "/var/www/html"). One segment ("/2") or a fraction ("and/or") is not a path."""
+    found = {p.rstrip(".,;:)") for p in _PATH.findall(sentence)}
+    return {p for p in found if (p.count("/") >= 2 or "://" in p or p.startswith("~/")) and p not in question
+            and p.rstrip("/") not in question}
 
 
 @lru_cache(maxsize=1 << 14)
@@ -193,9 +224,8 @@ def _new_entities(sentence: str, question: str) -> frozenset:
     mix letters and digits ("4chan"); a capitalised first word is not a name unless it is mixed-case."""
     out = set()
     q_ents = tu.entities(question)
-    # a file system path or URL names a place ("Where does Apache serve pages from?" "/var/www/html")
-    out.update(p.rstrip(".,;:)") for p in _PATH.findall(sentence) if p.rstrip(".,;:)") not in question)
-    for clause in re.split(r"(?<=[.!?:;])\s+|\n", sentence):
+    # a path or URL is a place, not a name: its words ("apache2") are not names (`_new_paths` reads it)
+    for clause in re.split(r"(?<=[.!?:;])\s+|\n", _PATH.sub(" ", sentence)):
         toks = re.findall(r"\w[\w\-]*", tu.CITE.sub(" ", clause))
         for i, t in enumerate(toks):
             if re.fullmatch(r"\d+[^\W\d_]+\w*|[^\W\d_]+\d+\w*", t) and tu.fold(t) not in tu.fold(question):
@@ -216,7 +246,7 @@ def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
     if not ask.kind:
         return True
     if ask.kind == "entity":
-        return bool(_new_entities(sentence, question))
+        return bool(_new_entities(sentence, question)) or (ask.place and bool(_new_paths(sentence, question)))
     if ask.kind == "reason":
         return bool(_REASON_IN_TEXT.search(sentence))
     if ask.kind == "date":
@@ -354,11 +384,20 @@ _META = {
 RECORDED = ("author", "title", "language")  # the fields a document's metadata holds
 # "into which language was the article translated?": the language of its translation, not its own
 _TRANSLATED = re.compile(r"\btranslat\w*|\btradott[oaie]\b|\btraduzion[ei]\b|\btradurr?\w*", _I)
+# ... and which direction: "translated from", "the original", "da quale lingua" ask for the original's language
+_FROM = re.compile(r"\btranslated\s+from\b|\b(from|out\s+of)\s+(what|which)\s+language\b|\boriginal(ly)?\b"
+                   r"|\bda\s+(quale|che)\s+lingua\b|\btradott[oaie]\s+da(l|lla|ll')?\b|\boriginal[ei]\b|\bin\s+origine\b", _I)
+_TRANSLATOR = re.compile(r"\btranslator|\btraduttor", _I)  # "what language is the translator from?": not a document's
 
 
-def asks_translation(question: str) -> bool:
-    """A question about a document's language that asks for the language of its translation."""
-    return metadata_field(question) == "language" and bool(_TRANSLATED.search(question or ""))
+def asks_translation(question: str) -> str:
+    """For a question about a document's language that speaks of its translation: "into" when it asks the
+    language the document was translated into, "from" when it asks the language of the original ("translated
+    from", "originally written in"); "" otherwise."""
+    q = question or ""
+    if metadata_field(q) != "language" or not _TRANSLATED.search(q) or _TRANSLATOR.search(q):
+        return ""
+    return "from" if _FROM.search(q) else "into"
 
 
 # "according to the author", "secondo l'autore", "does the author say": the author is who says it, not what is asked
