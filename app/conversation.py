@@ -89,11 +89,20 @@ def condense(question: str, history: list[tuple[str, str]] | None) -> str:
 def _resolve(question: str, previous: str, previous_answer: str) -> str:
     if not looks_like_follow_up(question):
         return question
+    from app.grounding.answerability import question_names
+
     have = set(tu.content_stems(question))
     carried: list[str] = []
     sw = tu.stopwords()
     own = [t for t in tu.tokens(previous) if tu.fold(t) not in sw and (len(t) > 1 or t.isdigit())]
-    for w in [*own, *answer_terms(previous_answer)]:
+    words = [*own, *answer_terms(previous_answer)]
+    if question_names(question) or tu.numbers(question):
+        # a follow-up that names its own subject ("And Llama 3?" after "How many parameters does Llama 3.1
+        # have?") replaces the last one's and keeps what was asked of it: the last question's other words, not
+        # its names or numbers, nor the last answer's ("3.1", "405" would find the last answer again)
+        names = question_names(previous)
+        words = [t for t in own if tu.entity_key(t) not in names and not t[:1].isdigit()]
+    for w in words:
         s = tu.stem(w)
         if s in have:
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -100,6 +101,19 @@ _DROP = ["script", "style", "noscript", "nav", "header", "footer", "aside", "for
 _BLOCKS = {"p", "li", "ul", "ol", "dl", "dt", "dd", "td", "th", "tr", "table", "thead", "tbody", "tfoot", "caption",
            "h1", "h2", "h3", "h4", "h5", "h6", "div", "section", "article", "main", "blockquote", "pre", "figure",
            "figcaption", "address", "hr", "details", "summary", "body", "html", "center", "fieldset", "legend"}
+
+
+def _markdown_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str]:
+    """(text with one block per line, title): Markdown rendered by markdown-it-py (CommonMark, with tables) and
+    read like HTML, so that quotes and titles carry no markup ("# Title", "**five hours**", "- item", links'
+    URLs); the title is the first heading."""
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark").enable("table").render(_decode(path, raw, notes))
+    text, _ = _html_text(path, html.encode("utf-8"), [])
+    h1 = re.search(r"<h[1-6][^>]*>(.*?)</h[1-6]>", html, re.S)
+    title = " ".join(re.sub(r"<[^>]+>", " ", h1.group(1)).split()) if h1 else ""
+    return text, title
 
 
 def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str]:
@@ -217,6 +231,8 @@ def load_file(path: Path) -> LoadedFile:
     title, page_starts = "", []
     if kind in ("html", "htm"):
         text, title = _html_text(path, raw, notes)
+    elif kind in ("md", "markdown"):
+        text, title = _markdown_text(path, raw, notes)
     elif kind == "pdf":
         if not raw.startswith(b"%PDF"):
             raise DocumentError(f"{path}: not a PDF file (it does not start with %PDF)")

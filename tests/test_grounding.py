@@ -448,7 +448,7 @@ def test_engine_answers_cites_and_refuses_with_fakes(tmp_path):
     prev = [("How long did it take Threads to reach 10 million users?",
              "The documents state: “Threads crossed 10 million users within seven hours.” [1]")]
     ans = eng.ask("and how long did ChatGPT take?", prev)
-    assert "documents state" not in ans.searched_for.lower() and "Threads" in ans.searched_for
+    assert "documents state" not in ans.searched_for.lower() and "users" in ans.searched_for
     # the documents' sentence vectors were kept on disk; a rebuild starts them over
     import sqlite3
     vectors = settings.data_dir / "vectors.sqlite"

@@ -248,6 +248,20 @@ def test_html_title_falls_back_to_the_first_h1(tmp_path):
     assert load_file(p).title == "The real heading"
 
 
+def test_a_markdown_document_is_read_without_its_markup(tmp_path):
+    """Quotes and titles of a .md file carry no markup: no "# ", "**", list markers or link URLs."""
+    from index.loaders import load_file
+
+    p = tmp_path / "bake.md"
+    p.write_text("# Baking sourdough at home\n\nThe dough proves for **five hours** at room temperature.\n\n"
+                 "- Bake at 250 °C for 20 minutes.\n- See [the guide](https://example.org/g) for more.\n", "utf-8")
+    f = load_file(p)
+    assert f.title == "Baking sourdough at home"
+    assert "The dough proves for five hours at room temperature." in f.text
+    assert "Bake at 250 °C for 20 minutes." in f.text and "See the guide for more." in f.text
+    assert not any(mark in f.text for mark in ("#", "**", "- ", "https://"))
+
+
 def test_an_html_page_is_searchable_by_its_inline_sentence(settings, tmp_path):
     p = tmp_path / "freedonia.html"
     p.write_text(FREEDONIA_HTML, "utf-8")
