@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from app.grounding import text as tu
+from app.grounding.answerability import question_names
 from app.prompts import localized
 from index import language
 
@@ -24,8 +25,6 @@ MAX_CONTEXT_WORDS = 12  # words carried over from the conversation
 def looks_like_follow_up(question: str) -> bool:
     """In a conversation: a question that refers back ("it", "and ..."), is a fragment, or names nothing of its
     own (no name, no number: "what is the platform the model was meant for?")."""
-    from app.grounding.answerability import question_names
-
     return (bool(_FOLLOW.search(question)) or len(tu.content_stems(question)) <= 2
             or not (question_names(question) or tu.numbers(question)))
 
@@ -89,19 +88,18 @@ def condense(question: str, history: list[tuple[str, str]] | None) -> str:
 def _resolve(question: str, previous: str, previous_answer: str) -> str:
     if not looks_like_follow_up(question):
         return question
-    from app.grounding.answerability import question_names
-
     have = set(tu.content_stems(question))
     carried: list[str] = []
     sw = tu.stopwords()
     own = [t for t in tu.tokens(previous) if tu.fold(t) not in sw and (len(t) > 1 or t.isdigit())]
-    words = [*own, *answer_terms(previous_answer)]
     if question_names(question) or tu.numbers(question):
         # a follow-up that names its own subject ("And Llama 3?" after "How many parameters does Llama 3.1
         # have?") replaces the last one's and keeps what was asked of it: the last question's other words, not
         # its names or numbers, nor the last answer's ("3.1", "405" would find the last answer again)
         names = question_names(previous)
         words = [t for t in own if tu.entity_key(t) not in names and not t[:1].isdigit()]
+    else:
+        words = [*own, *answer_terms(previous_answer)]
     for w in words:
         s = tu.stem(w)
         if s in have:

@@ -113,17 +113,13 @@ class SupportChecker:
             disk = self.disk if keep else None
             found = disk.get(missing) if disk else {}
             todo = [t for t in missing if t not in found]
-            made = {}
-            for t, v in zip(todo, self.embedder.embed_documents(todo) if todo else []):
-                a = np.asarray(v, dtype=np.float32)
-                made[t] = a / (np.linalg.norm(a) or 1.0)
+            made = self._embed(todo)
             # a row of another length than the vectors made now (or than most found) is damaged: embed it again
             dims = [v.shape[0] for v in made.values()] or [v.shape[0] for v in found.values()]
             dim = max(set(dims), key=dims.count) if dims else 0
             bad = [t for t, v in found.items() if v.shape[0] != dim]
-            for t, v in zip(bad, self.embedder.embed_documents(bad) if bad else []):
-                a = np.asarray(v, dtype=np.float32)
-                made[t] = a / (np.linalg.norm(a) or 1.0)
+            made.update(self._embed(bad))
+            for t in bad:
                 del found[t]
             if made and disk:
                 disk.put(made)
@@ -134,6 +130,14 @@ class SupportChecker:
                     self._cache.popitem(last=False)
         with self._lock:
             return [self._cache[t] for t in texts]
+
+    def _embed(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Unit vectors of `texts`, from the embedder."""
+        out = {}
+        for t, v in zip(texts, self.embedder.embed_documents(texts) if texts else []):
+            a = np.asarray(v, dtype=np.float32)
+            out[t] = a / (np.linalg.norm(a) or 1.0)
+        return out
 
     def clear_cache(self) -> None:
         with self._lock:

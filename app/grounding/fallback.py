@@ -59,31 +59,33 @@ def about_named(e: Evidence, question: str, policy: GroundingPolicy, known: froz
 
 
 def _answering(evidence: list[Evidence], question: str, policy: GroundingPolicy, ask: Ask | None,
-               known: frozenset, within_margin: bool = True) -> list[Evidence]:
-    """The evidence that answers: about the names and the version asked, holding what is asked, and nearly as
-    good as the best evidence about the version asked (a sentence about another version is about something else).
-    When that best holds nothing of the kind asked, a much weaker sentence that holds some name is most often its
-    neighbour (policy.answer_margin), even when the best lacks one of the question's names ("Bullseye").
-    `within_margin=False`: every evidence that answers, the margin aside (the same claim in another language is sought
-    among them once the first is chosen)."""
+               known: frozenset) -> tuple[list[Evidence], float]:
+    """The evidence that answers (about the names and the version asked, holding what is asked), and the score of
+    the best evidence about the version asked (a sentence about another version is about something else), which
+    the answer must come near (`best_answering`)."""
     same = [e for e in evidence if not other_version(e.text, question, e.context)]
     top = max((e.score for e in same), default=0.0)
-    return [e for e in same if answers(e.text, question, policy, e.context, ask) and about_named(e, question, policy, known)
-            and (e.score >= top - policy.answer_margin or not within_margin)]
+    return [e for e in same if answers(e.text, question, policy, e.context, ask)
+            and about_named(e, question, policy, known)], top
 
 
 def best_answering(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "",
                    ask: Ask | None = None, known: frozenset = frozenset()) -> Evidence | None:
-    """The best evidence that holds what the question asks for; the same claim in the question's language when
-    one is nearly as good (a translated document)."""
-    answering = _answering(evidence, question, policy, ask, known) if question else list(evidence)
+    """The best evidence that holds what the question asks for, within `policy.answer_margin` of the best evidence
+    about the version asked: when that best holds nothing of the kind asked, a much weaker sentence that holds some
+    name is most often its neighbour, even when the best lacks one of the question's names ("Bullseye"). Then the
+    same claim in the question's language when one is nearly as good (a translated document), the margin aside."""
+    if question:
+        every, top = _answering(evidence, question, policy, ask, known)
+        answering = [e for e in every if e.score >= top - policy.answer_margin]
+    else:
+        every = answering = list(evidence)
     if not answering:
         return None
     best = answering[0]
     if best.source.language == lang:
         return best
     # the same claim in the question's language (a translation keeps the names and numbers), when nearly as good
-    every = _answering(evidence, question, policy, ask, known, within_margin=False) if question else answering
     same = [e for e in every if e.source.language == lang and e.score >= best.score - policy.quote_margin
             and same_claim(e.text, best.text)]
     return same[0] if same else best
