@@ -42,6 +42,7 @@ from index.store import ChromaStore, Fingerprint
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.sentence_search import SentenceSearch
     from index.bm25_cache import BM25Index
 
 CHECK_INTERVAL_S = 0.5  # a Chroma server (nothing local to watch) is asked at most this often
@@ -222,6 +223,15 @@ class HybridRetriever:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="citeqa-vector")
         return self._pool
+
+    def by_sentences(self, finder: SentenceSearch, query_vector, k: int, max_chunks: int) -> list[Source]:
+        """The passages holding the sentences most similar to the query (app/sentence_search.py), best first,
+        scored 1/(rank + 60) like a chunk leg; none when the index has more than `max_chunks` chunks."""
+        st = self._state
+        if st is None or len(st.nodes) > max_chunks:
+            return []
+        found = finder.passages(st.stamp, st.nodes, query_vector, k)
+        return [node_to_source(st.nodes[i], 1.0 / (rank + RRF_K)) for rank, i in enumerate(found)]
 
     def search(self, query: str, k: int | None = None, mode: str = "hybrid") -> list[Source]:
         """Top-k Sources for `query`; mode is hybrid, vector or bm25."""

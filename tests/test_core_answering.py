@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from _fixtures_core import D0, D1, D3, SEVEN_HOURS, THREADS_IT, THREADS_Q
+from _fixtures_core import D0, D1, D3, D4, SEVEN_HOURS, THREADS_IT, THREADS_Q
 from index import language
 
 pytestmark = pytest.mark.slow
@@ -197,6 +197,20 @@ def test_a_question_naming_the_document_is_answered_from_it(engine):
     _assert_citations_exact(engine, a)
 
 
+def test_the_words_describing_the_document_name_it_not_the_subjects_words(engine):
+    """'per the Llama3 post' names document 004; 'open source', what is asked about, is also in 003's title."""
+    a = engine.ask("What's Zuckerberg's argument for open source, per the Llama3 post?")
+    assert not a.refused, (a.refusal_reason, a.answer)
+    assert _cited_docs(a) == {D4}, a.citations
+    _assert_citations_exact(engine, a)
+
+
+def test_a_title_question_answers_with_the_title_of_the_document_its_words_name(engine):
+    a = engine.ask("What's named as Threads' biggest beneficiary in the title of the piece?")
+    assert not a.refused and "The Biggest Winner from Threads" in a.answer, a.answer
+    assert _cited_docs(a) == {D0}
+
+
 def test_an_italian_question_over_an_english_only_article_is_answered_from_it(engine):
     """Article 003 exists only in English: the question's Apertium translation (installed by the set-up) finds
     and scores its sentence; the answer quotes it, citing 003."""
@@ -215,6 +229,15 @@ def test_who_wrote_the_article_is_answered_from_its_byline(engine):
     # an article without a byline: the documents don't say
     b = engine.ask("Who is the author of the Italian translation of the Threads article?")
     assert b.refused or "Mohit Pandey" in b.answer, b.answer
+
+
+def test_an_article_without_a_byline_is_not_given_another_articles_author(engine):
+    """The Llama 3.1 article names no author. Its passages need not be among the best evidence for the question's
+    other words ("open source AI" is the Llama3 post's subject too): the article named is still the one asked
+    about, so the documents don't say, rather than the Llama3 post's byline."""
+    a = engine.ask("Who's the author of the article on Llama 3.1 and open source AI?")
+    assert a.refused, a.answer
+    assert "Taskmaster4450" not in a.answer and "Mohit Pandey" not in a.answer
 
 
 def test_into_which_language_an_article_was_translated_is_answered_from_its_translation(engine):

@@ -14,7 +14,7 @@ import pytest
 from fakes import FakeEmbedder, ScriptedBackend, evidence, source
 
 from app.grounding import text as tu
-from app.grounding.answerability import question_names, refusal_reason
+from app.grounding.answerability import question_names, refusal_reason, spelled_out
 from app.grounding.answers import answer_span, answers
 from app.grounding.assembly import SentenceAssembler
 from app.grounding.checking import SupportChecker
@@ -194,9 +194,25 @@ def test_assembler_keeps_numbered_list_items_whole():
     ("Quando il modello è uscito, quanti parametri aveva?", "quantity"),
     ("When did Meta launch Threads, and who runs it?", "date"),
     ("Quando esce Llama 4, e quanto costa?", "date"),
+    # a number or a port is asked for by name: a numeral answers
+    ("Which TCP port does the zabbix-agent listen on?", "quantity"),
+    ("What's the default maximum number of simultaneous requests?", "quantity"),
+    ("Quale numero di porta usa slapd?", "quantity"),
+    ("Which port does sshd listen on by default?", "quantity"),
 ])
 def test_answer_type_comes_from_the_first_interrogative(q, kind):
     assert ask_of(q).kind == kind
+
+
+@pytest.mark.parametrize("q", [
+    "Which sales channel did the company grow first?",
+    "Which growth strategy did Meta choose?",
+    "Which Debian port runs on ARM boards?",
+    "Which budget airline flies there?",
+    "Quale porta il sistema verso il cloud?",
+])
+def test_a_which_question_about_a_thing_named_like_a_quantity_asks_for_no_number(q):
+    assert ask_of(q).kind != "quantity"
 
 
 def test_a_sentence_answers_only_with_the_kind_of_thing_asked():
@@ -245,6 +261,7 @@ PROFILES = {
     "000.txt": DocProfile("000.txt", "The Biggest Winner from Threads: LLaMA", "Mohit Pandey", "en"),
     "001.txt": DocProfile("001.txt", "Il più grande vincitore di Threads: LLaMA (traduzione italiana)", "", "it"),
     "003.txt": DocProfile("003.txt", "Meta's Llama 3.1 and the Open Source Battle in the AI Race", "", "en"),
+    "004.txt": DocProfile("004.txt", "Llama3: Network Theory At Work And What Web3 Can Learn", "Taskmaster4450", "en"),
 }
 
 
@@ -252,10 +269,29 @@ PROFILES = {
     ("According to the Italian article, how fast did Threads grow?", "001.txt"),
     ("What does Mohit Pandey's piece say about Musk?", "000.txt"),
     ("In the Llama 3.1 article, who clashed with Meta?", "003.txt"),
+    # the words describing the document name it, not the subject's words that happen to be in another title
+    ("What's Zuckerberg's argument for open source, per the Llama3 post?", "004.txt"),
+    ("Secondo il post su Llama3, quale settore può imparare qualcosa?", "004.txt"),
 ])
 def test_a_question_naming_a_document_finds_it(q, doc):
     ref = resolve(q, PROFILES)
     assert ref.docs == {doc}
+
+
+def test_a_documents_phrase_ends_with_its_clause_and_a_versioned_name_is_matched_whole():
+    # "what ... Meta" after the comma is the question, not the post's description
+    assert resolve("In the Llama3 post, what is Meta's race?", PROFILES).docs == {"004.txt"}
+    # "the article argues ...": no preposition, so what follows is the claim, not the article
+    assert resolve("The Threads article argues Meta is in which race?", PROFILES).docs == {"000.txt", "001.txt"}
+    # "Llama3" is not the "Llama" of every other title: no document is named by it alone
+    assert resolve("What does the article say about Llama 3.1?", PROFILES).docs == {"003.txt"}
+    assert "004.txt" not in resolve("In the post on Llama, who spoke?", PROFILES).docs
+
+
+def test_a_document_named_by_its_phrase_is_not_the_one_sharing_the_subjects_words():
+    # "Meta" and "race" are in the Llama 3.1 article's title too, but they are what is asked about
+    ref = resolve("The Threads/LLaMA article argues Meta is competing in which race?", PROFILES)
+    assert ref.docs == {"000.txt", "001.txt"}
 
 
 def test_a_topic_word_in_every_title_names_no_document():
@@ -322,6 +358,26 @@ def test_refusal_when_a_number_or_name_of_the_question_is_missing(checker):
     assert refusal_reason("How long did Threads take to reach 10 million users?", ranked, POLICY) == ""
     ranked[0].score = POLICY.min_evidence - 0.01
     assert "best evidence" in refusal_reason("How long did Threads take?", ranked[:1], POLICY)
+
+
+def test_an_acronym_spelled_out_in_the_evidence_is_not_a_missing_name(checker):
+    text = ("Meta launched Llama 2, its latest large language model, as an open-source alternative to ChatGPT "
+            "around its earnings report.")
+    q = "Around its earnings report, which LLM had Meta launched as an open-source alternative to ChatGPT?"
+    ranked = rank(q, [source("a.txt", text)], checker, POLICY, "en")
+    for c in ranked:
+        c.score = 0.99
+    assert refusal_reason(q, ranked, POLICY) == ""
+    # initials scattered over clauses and function words spell nothing: the name is still missing
+    text = "Meta shared its tools, the code and the papers behind Llama 2 with researchers."
+    q = "Which TCP port does Meta use for Llama 2?"
+    ranked = rank(q, [source("b.txt", text)], checker, POLICY, "en")
+    for c in ranked:
+        c.score = 0.99
+    assert "tcp" in refusal_reason(q, ranked, POLICY)
+    assert spelled_out("tcp", "TCP?", "the Transmission Control Protocol (TCP) carries it", POLICY)
+    assert not spelled_out("tcp", "TCP?", text, POLICY)
+    assert not spelled_out("tcp", "tcp?", "the Transmission Control Protocol carries it", POLICY)  # not an acronym
 
 
 def test_question_names_skip_the_capitalised_first_word_and_two_letter_acronyms():
@@ -719,3 +775,14 @@ def test_sentence_vectors_are_kept_on_disk_for_the_next_process(tmp_path):
     (tmp_path / "dir.sqlite").mkdir()
     broken = checker_on(tmp_path / "dir.sqlite")
     assert all(np.allclose(a, b) for a, b in zip(made, broken.vectors(texts, keep=True))) and broken.embedder.calls == 1
+
+
+def test_more_texts_than_the_vector_cache_holds_all_get_their_vectors():
+    # the sentence leg asks for every sentence of the index at once, more than the cache keeps
+    import numpy as np
+
+    small = SupportChecker(FakeEmbedder(), replace(POLICY, vector_cache_size=3))
+    texts = [f"sentence number {w} about Threads" for w in ("one", "two", "three", "four", "five")]
+    got = small.vectors(texts)
+    want = SupportChecker(FakeEmbedder(), POLICY).vectors(texts)
+    assert len(got) == 5 and all(np.allclose(a, b) for a, b in zip(got, want))

@@ -7,7 +7,9 @@ Refuse when
     their documents' titles: numbers are not paraphrased, so a passage without it is about something else;
   - a name of the question (Milan, Gemini) is in none of them either ("Zuck" matches "Zuckerberg"; two-letter
     acronyms, which translate, names of documents' titles and authors, and names at least half of the documents
-    mention, the corpus's own subject, are not required: Engine.unrequired_names). A name that
+    mention, the corpus's own subject, are not required: Engine.unrequired_names; an acronym is there when
+    consecutive words of an evidence sentence spell it out, "LLM" in "large language model", the same rule as
+    the quote's, fallback.names_missing). A name that
     changes across languages ("Stati Uniti" for "US") is refused this way: on the development half, three
     answerable questions were (America, Stati Uniti, LLM), against more off-topic and near-miss questions
     caught (Milano, Australia, Gemini ...).
@@ -15,6 +17,8 @@ Whether the evidence holds the kind of thing asked for (a date, a quantity, a na
 answer itself (grounding/answers.py): no sentence that holds it, no answer.
 """
 from __future__ import annotations
+
+import re
 
 from app.grounding import text as tu
 from app.grounding.policy import GroundingPolicy
@@ -24,6 +28,32 @@ def has_name(name: str, names: set[str], prefix: int) -> bool:
     """The name, or one that starts with it or that it starts with, both at least `prefix` letters ("Zuck")."""
     return name in names or any(len(name) >= prefix and (n.startswith(name) or name.startswith(n))
                                 for n in names if len(n) >= prefix)
+
+
+def spelled_out(name: str, question: str, text: str, policy: GroundingPolicy) -> bool:
+    """`name` is an acronym of the question ("LLM", "LLMs": all capitals, longer than `policy.acronym_max_len`)
+    whose letters begin consecutive content words of one clause of `text` ("large language model", "Bank of
+    Italy"), not initials scattered over the text."""
+    acronyms = {tu.entity_key(t) for t in tu.tokens(question)
+                if len(t) > policy.acronym_max_len and t.rstrip("s").isupper()}
+    if name not in acronyms:
+        return False
+    sw = tu.stopwords()
+    for clause in _CLAUSE_END.split(text):
+        run = ""
+        for w in tu.tokens(clause):
+            f = tu.fold(w)
+            if f in _JOINERS:
+                continue
+            run = run + f[:1] if f not in sw else run + " "
+        if name in run:
+            return True
+    return False
+
+
+# where a spelled-out name cannot run on; words an acronym's letters skip ("Bank of Italy", "R and D")
+_CLAUSE_END = re.compile(r"[,;:()\[\]\"“”«»]|\.(?=\s|$)")
+_JOINERS = frozenset({"of", "and", "for", "di", "e", "per"})
 
 
 def question_names(question: str, policy: GroundingPolicy | None = None) -> set[str]:
@@ -66,7 +96,8 @@ def refusal_reason(question: str, ranked: list, policy: GroundingPolicy,
             return f"no passage about the question gives {shown}"
     names = set().union(*(tu.entities(t) for t in texts)) | {tu.entity_key(w) for t in texts for w in tu.tokens(t)}
     missing_names = sorted(n for n in question_names(question, policy) - set(known)
-                           if not has_name(n, names, policy.name_prefix_min))
+                           if not has_name(n, names, policy.name_prefix_min)
+                           and not any(spelled_out(n, question, c.text, policy) for c in top))
     if missing_names:
         return f"no passage about the question mentions {', '.join(missing_names)}"
     return ""

@@ -108,7 +108,9 @@ class SupportChecker:
         """Unit vectors of `texts`. `keep`: they are the documents' own text (sentences, their words), which
         may be read from and written to the on-disk cache (`self.disk`); a question or a model's sentence never is."""
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            # read now: more texts than the cache holds would evict some of them before they are returned
+            out = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in out]
         if missing:
             disk = self.disk if keep else None
             found = disk.get(missing) if disk else {}
@@ -125,11 +127,10 @@ class SupportChecker:
                 disk.put(made)
             with self._lock:
                 for t in missing:
-                    self._cache[t] = found[t] if t in found else made[t]
+                    out[t] = self._cache[t] = found[t] if t in found else made[t]
                 while len(self._cache) > self.policy.vector_cache_size:
                     self._cache.popitem(last=False)
-        with self._lock:
-            return [self._cache[t] for t in texts]
+        return [out[t] for t in texts]
 
     def _embed(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Unit vectors of `texts`, from the embedder."""

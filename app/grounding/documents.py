@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from app.grounding import text as tu
+from app.grounding.policy import GroundingPolicy
 from index import language
 
 # words that refer to a document rather than to its subject (en, it)
@@ -34,11 +35,63 @@ class DocProfile:
     title_translated: str = ""  # the title in the language most documents are in, when it is in another
 
     def words(self) -> set[str]:
+        """The profile's naming keys (_key): what a question's words are matched against."""
+        return {_key(t) for t in tu.content_words(self._text())}
+
+    def stems(self) -> frozenset[str]:
+        """The profile's words as evidence matching sees them (stems, "Llama3" -> "llama"), and its keys."""
+        return frozenset(tu.content_stems(self._text())) | self.words()
+
+    def _text(self) -> str:
         code = self.language or "en"
         names = {language.name(code), language.native_name(code)}
-        stem_src = " ".join([self.title, self.title_translated, self.author, *names,
-                             self.doc_id.rsplit(".", 1)[0].replace("_", " ")])
-        return set(tu.content_stems(stem_src))
+        return " ".join([self.title, self.title_translated, self.author, *names,
+                         self.doc_id.rsplit(".", 1)[0].replace("_", " ")])
+
+
+def _key(token: str) -> str:
+    """A word as documents are named by it: its stem, but a name written with its number ("Llama3", "Web3")
+    whole: a stem keeps five letters, and "Llama3" is not every title's "Llama"."""
+    f = tu.fold(token)
+    return f if any(c.isdigit() for c in f) and any(c.isalpha() for c in f) else tu.stem(f)
+
+
+# where a clause ends: the words describing a document stay inside it ("In the Llama3 post, what ...")
+_CLAUSE_END = re.compile(r"[,;:?!()\[\]]|\.(?=\s|$)")
+# the words after a document word describe it after a preposition: "the article on Meta's AI approach",
+# "il post su Llama3", "the piece by Mohit Pandey" (not "the article argues Meta ...")
+_PREPOSITIONS = frozenset({
+    "on", "about", "by", "from", "of", "in", "regarding", "concerning", "covering",
+    "su", "sul", "sullo", "sulla", "sui", "sugli", "sulle", "sull", "di", "del", "dello", "della", "dei",
+    "degli", "delle", "dell", "da", "dal", "dallo", "dalla", "dai", "dagli", "dalle", "dall", "riguardo",
+})
+
+
+def _naming_phrase(question: str, after_words: int) -> list[str]:
+    """The words that describe a document word's document, within its clause: the modifiers before it ("the
+    Threads/LLaMA article", "Mohit Pandey's piece", back to the first function word) and, after a preposition
+    right after it, up to `after_words` content words ("the article on Meta's unique AI approach")."""
+    sw = tu.stopwords()
+    out: list[str] = []
+    for clause in _CLAUSE_END.split(question):
+        tokens = tu.tokens(clause)
+        folded = [tu.fold(t) for t in tokens]
+        for i, f in enumerate(folded):
+            if f not in DOC_WORDS:
+                continue
+            j = i - 1
+            while j >= 0 and folded[j] not in sw and folded[j] not in DOC_WORDS:
+                out.append(tokens[j])
+                j -= 1
+            j = i + 1
+            if j < len(tokens) and folded[j] in _PREPOSITIONS:
+                taken = 0
+                while j < len(tokens) and taken < after_words and folded[j] not in DOC_WORDS:
+                    if folded[j] not in sw and folded[j] not in _PREPOSITIONS:
+                        out.append(tokens[j])
+                        taken += 1
+                    j += 1
+    return out
 
 
 @dataclass
@@ -51,35 +104,46 @@ class DocRef:
     by_person_or_language: bool = False  # named by an author's or a language's name, not only by title words
 
 
-def resolve(question: str, profiles: dict[str, DocProfile]) -> DocRef:
+def resolve(question: str, profiles: dict[str, DocProfile], after_words: int | None = None) -> DocRef:
+    """`after_words`: GroundingPolicy.doc_phrase_after_words (its default when None)."""
+    if after_words is None:
+        after_words = GroundingPolicy().doc_phrase_after_words
     if not profiles:
         return DocRef(remainder=question)
     words = {d: p.words() for d, p in profiles.items()}
-    meta = {d: frozenset(w) for d, w in words.items()}
     q_tokens = tu.tokens(question)
-    q_stems = [tu.stem(t) for t in q_tokens]
+    q_keys = [_key(t) for t in q_tokens]
     has_doc_word = any(tu.fold(t) in DOC_WORDS for t in q_tokens)
     n = len(profiles)
     df: dict[str, int] = {}
     for ws in words.values():
         for w in ws:
             df[w] = df.get(w, 0) + 1
-    scores = {}
-    for d, ws in words.items():
-        # only distinctive profile words count (a word in every profile names no document)
-        hit = {s for s in q_stems if s in ws and df[s] < n}
-        scores[d] = (sum(math.log(n / df[s]) for s in hit), hit)
+
+    def score(keys: set[str]) -> dict[str, tuple[float, set[str]]]:
+        out = {}
+        for d, ws in words.items():
+            # only distinctive profile words count (a word in every profile names no document)
+            hit = {s for s in keys if s in ws and df[s] < n}
+            out[d] = (sum(math.log(n / df[s]) for s in hit), hit)
+        return out
+
+    # the words describing a document word's document name it, when they match a profile ("what's Zuckerberg's
+    # argument for open source, per the Llama3 post": Llama3, not "open source"); else any word of the question
+    scores = score({_key(t) for t in _naming_phrase(question, after_words)})
+    if max(sc for sc, _ in scores.values()) <= 0:
+        scores = score(set(q_keys))
     best = max(scores.values(), key=lambda x: x[0])[0]
-    named_by_person = any(s in tu.content_stems(p.author) for p in profiles.values() if p.author for s in q_stems)
-    named_by_lang = any(s in tu.content_stems(f"{language.name(p.language)} {language.native_name(p.language)}")
-                        for p in profiles.values() for s in q_stems)
+    named_by_person = any(s in {_key(w) for w in tu.content_words(p.author)}
+                          for p in profiles.values() if p.author for s in q_keys)
+    named_by_lang = any(s in {_key(w) for w in tu.content_words(f"{language.name(p.language)} {language.native_name(p.language)}")}
+                        for p in profiles.values() for s in q_keys)
     if best <= 0 or not (has_doc_word or named_by_person or named_by_lang):
         return DocRef(remainder=question, meta_stems={})
     docs = {d for d, (sc, _) in scores.items() if sc >= best - 1e-9}
     used = set().union(*(scores[d][1] for d in docs))
-    remainder = " ".join(t for t, s in zip(q_tokens, q_stems)
-                         if s not in used and tu.fold(t) not in DOC_WORDS)
-    return DocRef(docs=docs, remainder=remainder or question, meta_stems={d: meta[d] for d in docs},
+    remainder = " ".join(t for t, k in zip(q_tokens, q_keys) if k not in used and tu.fold(t) not in DOC_WORDS)
+    return DocRef(docs=docs, remainder=remainder or question, meta_stems={d: profiles[d].stems() for d in docs},
                   by_person_or_language=named_by_person or named_by_lang)
 
 

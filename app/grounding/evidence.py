@@ -19,7 +19,8 @@ A sentence's features (all in [0, 1], computed in `features`):
             paraphrase the way words do)
   typed     1 when the sentence holds the kind of thing asked for (a quantity for "how many", a date for
             "when", a name for "who"), 0 when it does not, 0.5 when the question asks no particular kind
-  rank      1 / (1 + rank of its passage in hybrid retrieval)
+  rank      1 / (1 + position of its passage among the candidates: hybrid retrieval's first, then a named
+            document's, then those the sentence leg adds, app/sentence_search.py)
   doc       1 when the question names the sentence's document, 0 when it names another, 0.5 when none
   lang      1 when the sentence is in the question's language
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from app.grounding import text as tu
-from app.grounding.answerability import has_name, question_names
+from app.grounding.answerability import has_name, question_names, spelled_out
 from app.grounding.answers import answers
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import Ask, other_version
@@ -45,11 +45,8 @@ def names_missing(e: Evidence, question: str, policy: GroundingPolicy, known: fr
     # the passage holds the sentence and the one before it (evidence.candidates takes both from it)
     words = tu.tokens(f"{e.source.text} {e.source.title} {e.source.author}")
     have = {tu.entity_key(w) for w in words}
-    sw = tu.stopwords()
-    initials = "".join(tu.fold(w)[:1] for w in tu.tokens(e.text) if tu.fold(w) not in sw)
-    acronyms = {tu.entity_key(t) for t in tu.tokens(question) if len(t) > 2 and t.rstrip("s").isupper()}
     return [n for n in sorted(names) if not has_name(n, have, policy.name_prefix_min)
-            and not (n in acronyms and n in initials)]
+            and not spelled_out(n, question, e.text, policy)]
 
 
 def about_named(e: Evidence, question: str, policy: GroundingPolicy, known: frozenset = frozenset()) -> bool:

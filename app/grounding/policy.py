@@ -29,6 +29,10 @@ class GroundingPolicy:
 
     candidate_chunks: int = 12           # passages whose sentences are scored (more than top_k: the sentence
                                          # that answers a paraphrase may sit in a lower-ranked chunk)
+    sentence_passages: int = 10          # passages added by the sentence leg (app/sentence_search.py): those holding
+                                         # the sentences nearest the question. Development questions whose answering
+                                         # sentence was among no candidate: 11 of 98 with none, 10 with 5, 7 with 10;
+                                         # with the fitted weights kept as they were, +1 answered on each development set
     # evidence score = logistic(rank_bias + sum of rank_w_<feature> * feature), see grounding/evidence.py;
     # fitted by `python -m app.evaluation.calibrate seeds/qa_dev.jsonl --dev-also seeds/debian_dev_qa.jsonl@DIR`
     # on two development sets over two corpora (the seeds' development half, and 80 questions over 10 sections of
@@ -73,6 +77,16 @@ class GroundingPolicy:
     name_prefix_min: int = 4             # a question's name matches a longer or shorter one from this many letters
                                          # ("Zuck" ~ "Zuckerberg"); shorter names must match whole
     acronym_max_len: int = 2             # names this short are acronyms that translate ("IA", "US"): not required
+    doc_phrase_after_words: int = 3      # content words after "the article on ..." that may name a document
+                                         # (grounding/documents.py). The development half's 16 such questions have
+                                         # 0 to 7; with 3 the documents named hold the right one in 14 of the 15
+                                         # that have a source, and "the article on Meta's unique AI approach" names
+                                         # that one alone (with 1: the Llama 3.1 article too); with 4 or more 13,
+                                         # "...Meta's Q2 earnings and open-sourcing" naming the Llama 3.1 article
+    metadata_doc_passages: int = 3       # a question about a document that names none ("who wrote the piece on
+                                         # ...?"): its document is among those of the best this many evidence
+                                         # passages. The development half's 15 such questions: the right document
+                                         # in 13 with 1, in 14 with 2 to 5
 
     # ---- checking a sentence against a passage -----------------------------------------------------
     qualifier_reach: int = 4             # words after a number that may name the thing a comparative in front of

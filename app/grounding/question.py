@@ -29,9 +29,10 @@ _I = re.I
 _CUES: list[tuple[str, re.Pattern]] = [
     ("quantity", re.compile(r"\bhow\s+(many|much|long|quickly|fast|far|large|big|old|often|soon)\b|\bin\s+(dollars|euros|usd|dollari|euro)\b|"
                             r"\bwhat(?:'s|\s+(?:is|was|were|are))?\s+(the\s+|its\s+|their\s+|\w+'s\s+)?(\w+\s+){0,2}(length|size|count|price|cost|speed|"
-                            r"rate|revenue|profit|income|sales|valuation|budget|growth|percentage)\b|\bwhat\s+(percentage|share|size|"
+                            r"rate|revenue|profit|income|sales|valuation|budget|growth|percentage|number|port)\b|"
+                            r"\bwhich\s+(\w+\s+){0,2}number\b|\bwhich\s+(\w+\s+)?((tcp|udp)\s+port|port\s+(number|does|do|is|will|should))\b|\bwhat\s+(percentage|share|size|"
                             r"number|amount|price|cost)\b|\b(model|file|disk)\s+size\b|\bhow\s+(expensive|cheap)\b|\bin\s+quanto\s+tempo\b|\bquant[oiae]\b|"
-                            r"\bquale\s+(percentuale|dimensione|cifra|prezzo)\b|\bdi\s+quanto\b|\bogni\s+quanto\b", _I)),
+                            r"\bquale\s+(percentuale|dimensione|cifra|prezzo|numero)\b|\b(quale|che)\s+(porta\s+(tcp|udp)|numero\s+di\s+porta)\b|\bdi\s+quanto\b|\bogni\s+quanto\b", _I)),
     ("date", re.compile(r"\bwhen\b|\b(what|which)\s+(exact\s+|precise\s+|actual\s+)?(year|date|day|month|time)\b|\bquando\b|\bin\s+che\s+(anno|giorno|mese|data)\b"
                         r"|\b(quale|che)\s+(anno|giorno|data|mese)\b", _I)),
     ("reason", re.compile(r"\bwhy\b|\bfor\s+what\s+reason\b|\bwhat\s+for\b|\bperch[eé]\b|\bper\s+quale\s+(motivo|ragione)\b"
