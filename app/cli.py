@@ -120,7 +120,11 @@ def cmd_ask(args, settings) -> int:
         return 0
     answer = None
     for ev in engine.ask_stream(question):
-        if ev.kind == "sentence":
+        if ev.kind == "retrieved":
+            # the backend is chosen (and its note printed on stderr) before the answer starts, not in its middle;
+            # a question or index that fails has already failed by now, with its one-line error alone
+            _ = engine.backend
+        elif ev.kind == "sentence":
             print(_sentence_text(ev.data), end=" ", flush=True)
         elif ev.kind == "answer":
             answer = ev.data
@@ -139,8 +143,10 @@ def cmd_ask(args, settings) -> int:
         for s in answer.sources[:3]:
             print(f"  - {s.title} ({s.doc_id}): {' '.join(s.text.split())[:160]}…")
     t = answer.timings
+    # an answer quoted or taken from the catalog generated nothing: no rate to show
+    rate = f"{t.tokens_per_s:.0f} tok/s" if t.tokens else "no text generated"
     print(f"\n[{answer.backend}: {answer.model} | retrieve {t.retrieve_ms:.0f} ms | first token {t.ttft_ms:.0f} ms | "
-          f"total {t.total_ms:.0f} ms | {t.tokens_per_s:.0f} tok/s]", file=sys.stderr)
+          f"total {t.total_ms:.0f} ms | {rate}]", file=sys.stderr)
     return 0
 
 

@@ -504,7 +504,7 @@ class Engine:
             kept = []
             book = CitationBook(prompt_ev)
             for i, ev in enumerate(quote_fallback(prompt_ev, lang, p, clean_q, ask, known)):
-                intro = localized("quote", lang) if i == 0 else "“{quote}”"
+                intro = localized("quote" if i == 0 else "quote_more", lang)
                 quoted = CheckedSentence(intro.format(quote=ev.text.rstrip()), [], 1.0, True, "quoted")
                 quoted.cited = [book.cite(ev, True, 1.0, span=answer_span(ev.text, clean_q, ask))]
                 kept.append(quoted)

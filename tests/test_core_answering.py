@@ -231,6 +231,15 @@ def test_who_wrote_the_article_is_answered_from_its_byline(engine):
     assert b.refused or "Mohit Pandey" in b.answer, b.answer
 
 
+def test_a_question_counting_what_it_asks_for_is_answered_from_the_named_article(engine):
+    """"which two networks": the two counts the answer's items, no passage has to say "two" (a new user's
+    question, refused before)."""
+    a = engine.ask("According to the Italian article, which two decentralised networks did Zuckerberg praise?")
+    assert not a.refused, a.answer
+    assert "Mastodon" in a.answer and "Bluesky" in a.answer, a.answer
+    assert _cited_docs(a) == {D1}
+
+
 def test_an_article_without_a_byline_is_not_given_another_articles_author(engine):
     """The Llama 3.1 article names no author. Its passages need not be among the best evidence for the question's
     other words ("open source AI" is the Llama3 post's subject too): the article named is still the one asked

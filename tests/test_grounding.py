@@ -99,6 +99,31 @@ def test_a_name_the_passage_lacks_is_not_supported(checker):
     assert "mastodon" in why
 
 
+def test_a_ticker_or_acronym_the_passage_does_not_write_is_not_supported():
+    """A new user's draft sentence changed the ticker ("NASDAQ: MAS" over "NASDAQ: META"); "MAS" folds to a
+    function word of Spanish, so it is not a name by case alone, but written in capitals it is one."""
+    passage = ("Despite the competition, Meta Platforms (NASDAQ: META) remains a key player in the field, taking a "
+               "unique approach to building generative AI models.")
+    claim = "The company Meta (NASDAQ: {}) is taking a unique approach to building generative AI models."
+    assert "mas" in SupportChecker.binding_problem(claim.format("MAS"), passage)
+    assert SupportChecker.binding_problem(claim.format("META"), passage) == ""
+    # a shouted headline's capitals are not names by their case
+    assert tu.capitals("THE BIGGEST WINNER FROM THREADS") == set()
+
+
+def test_a_count_of_the_things_asked_for_is_not_a_number_the_evidence_must_state():
+    from app.grounding.question import required_numbers
+
+    assert required_numbers("Which two decentralised networks did Zuckerberg praise?") == set()
+    assert required_numbers("Quali due reti ha lodato Zuckerberg?") == set()
+    assert required_numbers("Name three companies that build LLMs") == set()
+    # quantities, versions and years stay required
+    assert required_numbers("What 10 million users joined?") == {10_000_000}
+    assert required_numbers("Which Llama 2 model was leaked?") == {2}
+    assert required_numbers("Which 2023 model was leaked?") == {2023}
+    assert required_numbers("How many users in 7 hours?") == {7}
+
+
 def test_polarity_flip_is_caught():
     assert "opposite" in SupportChecker.binding_problem("LLaMa is trained on Meta's services.", CURRENT)
     assert SupportChecker.binding_problem("LLaMa is not trained on Meta's services.", CURRENT) == ""

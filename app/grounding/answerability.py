@@ -22,6 +22,7 @@ import re
 
 from app.grounding import text as tu
 from app.grounding.policy import GroundingPolicy
+from app.grounding.question import required_numbers
 
 
 def has_name(name: str, names: set[str], prefix: int) -> bool:
@@ -87,7 +88,7 @@ def refusal_reason(question: str, ranked: list, policy: GroundingPolicy,
         return f"best evidence {best:.2f} < {policy.min_evidence:.2f}"
     top = [c for c in ranked if c.score >= best - policy.evidence_margin][: policy.evidence_k]
     texts = [f"{c.source.title} {c.source.author} {c.source.text}" for c in top]
-    q_nums = tu.numbers(question)
+    q_nums = required_numbers(question)
     if q_nums:
         have = set().union(*(tu.numbers(t) for t in texts))
         missing = q_nums - have

@@ -160,9 +160,12 @@ class SupportChecker:
         all_p_ents = set().union(*p_ents) if p_ents else set()
         all_p_ents |= tu.entities(context) if context else set()
         p_subjects = tu.quantity_subjects(passage)
+        p_words = {tu.fold(t) for t in tu.tokens(passage + " " + (context or ""))}
         for clause in tu.clauses(sentence):
             nums, ents = tu.quantities(clause), tu.entities(clause)
             unknown = ents - all_p_ents  # a name from the question alone does not make a claim about it true
+            # a ticker or acronym the passage does not write ("NASDAQ: MAS" over "NASDAQ: META")
+            unknown |= tu.capitals(clause) - p_words - all_p_ents
             if unknown:
                 return f"names not in the passage: {', '.join(sorted(unknown))}"
             if not nums:

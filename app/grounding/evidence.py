@@ -40,7 +40,7 @@ from app.grounding import text as tu
 from app.grounding.checking import SupportChecker
 from app.grounding.documents import DocRef, strip_doc_words
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import Ask, ask_of, holds
+from app.grounding.question import Ask, ask_of, holds, required_numbers
 from app.types import Evidence, Source
 
 FEATURES = ("cos", "window", "lexical", "soft", "weakest", "names", "numbers", "typed", "rank", "doc", "lang", "lexical_ctx", "soft_ctx")
@@ -148,7 +148,7 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
     asked = own_question or question
     ask = ask or ask_of(asked)
     keys = key_stems(q_for_words)
-    q_nums = tu.numbers(asked)
+    q_nums = required_numbers(asked)
     qv = checker.vectors([question])[0]
     svs = checker.vectors([c.text for c in cands], keep=True)  # the documents' own text: kept on disk too
     wvs = checker.vectors([f"{c.context} {c.text}".strip() for c in cands], keep=True)

@@ -241,6 +241,22 @@ def _new_entities(sentence: str, question: str) -> frozenset:
     return frozenset(out)
 
 
+# "which two networks", "name three companies", "quali due reti": the number right after the question word
+# counts the things asked for; it is not a quantity the evidence has to state
+_COUNTING = re.compile(r"\b(?:which|what|name|list|quali|quale|elenca)\s+(?:the\s+|i\s+|le\s+)?(\w+)\s+(\w+)", _I)
+
+
+def required_numbers(question: str) -> set[float]:
+    """The question's numbers that the evidence must hold: all but a small count of the things asked for (2 to
+    12, not followed by "million" and the like: "what 10 million users" is a quantity)."""
+    nums = tu.numbers(question)
+    for m in _COUNTING.finditer(question):
+        if tu.is_multiplier(m.group(2)):
+            continue
+        nums -= {v for v in tu.numbers(m.group(1)) if v == int(v) and 2 <= v <= 12}
+    return nums
+
+
 def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:
     """True when the question constrains no type, or the sentence holds the asked type beyond the question."""
     ask = ask or ask_of(question)

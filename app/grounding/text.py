@@ -110,6 +110,17 @@ def beyond(text: str, question: str) -> list[str]:
     return [t for t in content_stems(text) if t not in asked]
 
 
+def capitals(text: str) -> set[str]:
+    """Words written all in capitals, two letters or more, folded: tickers and acronyms ("MAS", "US"), even when
+    they fold to a function word of some language ("mas", "us"), so `entities` leaves them out. None when most of
+    the text's words are capitals (a shouted headline says nothing by its case)."""
+    words = re.findall(r"[^\W\d_][\w\-]*", CITE.sub(" ", text))
+    caps = [t for t in words if len(t) > 1 and t.isupper()]
+    if not caps or len(caps) * 2 > len(words):
+        return set()
+    return {fold(t) for t in caps}
+
+
 def entities(text: str) -> set[str]:
     """Capitalised or mixed-case words that are not function words (names, products, places)."""
     sw = stopwords()
