@@ -107,6 +107,17 @@ def test_a_ticker_or_acronym_the_passage_does_not_write_is_not_supported():
     claim = "The company Meta (NASDAQ: {}) is taking a unique approach to building generative AI models."
     assert "mas" in SupportChecker.binding_problem(claim.format("MAS"), passage)
     assert SupportChecker.binding_problem(claim.format("META"), passage) == ""
+    # judged on the whole sentence: a clause of capitals alone is not a shouted headline
+    assert "mas" in SupportChecker.binding_problem("Meta remains a key player in the field; NASDAQ: MAS.", passage)
+    # the same words, two-letter acronyms that abbreviate freely, dotted and spelled-out forms are fine
+    same = "Meta was fined over EU-US data transfers."
+    assert SupportChecker.binding_problem(same, same) == ""
+    assert SupportChecker.binding_problem("In AI, Meta is carving out its path.",
+                                          "In artificial intelligence, Meta is carving out its path.") == ""
+    for p in ("The World Health Organization issued a warning.", "The W.H.O. issued a warning."):
+        assert SupportChecker.binding_problem("The WHO issued a warning.", p) == ""
+    # a function word in lowercase is not the ticker
+    assert "itx" in SupportChecker.binding_problem("NASDAQ: ITX is the ticker.", "NASDAQ: it is the ticker.")
     # a shouted headline's capitals are not names by their case
     assert tu.capitals("THE BIGGEST WINNER FROM THREADS") == set()
 
@@ -117,7 +128,15 @@ def test_a_count_of_the_things_asked_for_is_not_a_number_the_evidence_must_state
     assert required_numbers("Which two decentralised networks did Zuckerberg praise?") == set()
     assert required_numbers("Quali due reti ha lodato Zuckerberg?") == set()
     assert required_numbers("Name three companies that build LLMs") == set()
+    assert required_numbers("What are the two networks Zuckerberg praised?") == set()
+    assert required_numbers("Quali sono i due social?") == set()
+    assert required_numbers("Which two?") == set()
+    # the same number elsewhere stays required
+    assert required_numbers("Which two networks did he praise in his 2 posts?") == {2}
     # quantities, versions and years stay required
+    assert required_numbers("Which 8 GB GPU runs Llama 3?") == {8, 3}
+    assert required_numbers("What 10 percent cut?") == {10}
+    assert required_numbers("Which 7 day period?") == {7}
     assert required_numbers("What 10 million users joined?") == {10_000_000}
     assert required_numbers("Which Llama 2 model was leaked?") == {2}
     assert required_numbers("Which 2023 model was leaked?") == {2023}

@@ -17,9 +17,11 @@ from collections import OrderedDict
 import numpy as np
 
 from app.grounding import text as tu
+from app.grounding.answerability import spelled_out
 from app.grounding.policy import GroundingPolicy
 from index.embedders import Embedder
 from index.vector_cache import VectorCache
+
 
 
 def _matches(q: tuple[float, str], passage: set[tuple[float, str]]) -> bool:
@@ -160,12 +162,18 @@ class SupportChecker:
         all_p_ents = set().union(*p_ents) if p_ents else set()
         all_p_ents |= tu.entities(context) if context else set()
         p_subjects = tu.quantity_subjects(passage)
-        p_words = {tu.fold(t) for t in tu.tokens(passage + " " + (context or ""))}
+        # a ticker or acronym the passage does not write ("NASDAQ: MAS" over "NASDAQ: META"); two-letter ones
+        # translate and abbreviate freely ("AI", "EU", "US": policy.acronym_max_len), and the passage may write one
+        # with dots ("W.H.O.") or spell it out ("World Health Organization")
+        caps = tu.capitals(sentence, GroundingPolicy().acronym_max_len + 1)
+        p_text = f"{passage} {context or ''}"
+        p_caps = {tu.fold(t) for t in tu.tokens(p_text) if any(c.isupper() for c in t)}
+        p_caps |= {tu.fold(m.replace(".", "")) for m in re.findall(r"\b(?:[A-Za-z]\.){2,}", p_text)}
         for clause in tu.clauses(sentence):
             nums, ents = tu.quantities(clause), tu.entities(clause)
             unknown = ents - all_p_ents  # a name from the question alone does not make a claim about it true
-            # a ticker or acronym the passage does not write ("NASDAQ: MAS" over "NASDAQ: META")
-            unknown |= tu.capitals(clause) - p_words - all_p_ents
+            unknown |= {c for c in caps & {tu.fold(t) for t in tu.tokens(clause)}
+                        if c not in p_caps and c not in all_p_ents and not spelled_out(tu.entity_key(c), sentence, p_text, GroundingPolicy())}
             if unknown:
                 return f"names not in the passage: {', '.join(sorted(unknown))}"
             if not nums:

@@ -241,20 +241,36 @@ def _new_entities(sentence: str, question: str) -> frozenset:
     return frozenset(out)
 
 
-# "which two networks", "name three companies", "quali due reti": the number right after the question word
-# counts the things asked for; it is not a quantity the evidence has to state
-_COUNTING = re.compile(r"\b(?:which|what|name|list|quali|quale|elenca)\s+(?:the\s+|i\s+|le\s+)?(\w+)\s+(\w+)", _I)
+# "which two networks", "what are the two ...", "name the top three companies", "quali sono le due reti": a number
+# right after the question word (and a few words that may come between) counts the things asked for; it is not a
+# quantity the evidence has to state
+_COUNTING = re.compile(r"\b(?:which|what|who|name|list|quali|quale|chi|elenca)\s+"
+                       r"(?:(?:are|were|is|the|other|top|first|last|sono|erano|i|le|gli|altri|altre)\s+){0,2}"
+                       r"(\w+)\b(?:\s+(\w+))?", _I)
+
+
+# units a number before them measures ("which 10 percent cut", "which 4 bits"); shorter ones ("GB", "nm", "bit")
+# and durations are known by their length and _DURATION_UNITS
+_COUNT_NOT_BEFORE = frozenset({"percent", "per", "cento", "bits", "byte", "bytes", "inch", "inches", "pollici",
+                               "gigabyte", "gigabytes", "megabyte", "megabytes", "core", "cores"})
 
 
 def required_numbers(question: str) -> set[float]:
-    """The question's numbers that the evidence must hold: all but a small count of the things asked for (2 to
-    12, not followed by "million" and the like: "what 10 million users" is a quantity)."""
-    nums = tu.numbers(question)
+    """The question's numbers that the evidence must hold: all but a small count of the things asked for (2 to 12,
+    before a plural noun or at the end: "which two networks", "quali due reti", "which two?"; not before a unit
+    or "million": "which 8 GB GPU", "what 10 million users" are quantities). Removed where it stands, so the same
+    number elsewhere in the question stays required."""
+    blanked = question
     for m in _COUNTING.finditer(question):
-        if tu.is_multiplier(m.group(2)):
+        vals = tu.numbers(m.group(1))
+        nxt = (m.group(2) or "").lower()
+        if not vals or not all(v == int(v) and 2 <= v <= 12 for v in vals):
             continue
-        nums -= {v for v in tu.numbers(m.group(1)) if v == int(v) and 2 <= v <= 12}
-    return nums
+        if nxt and (tu.is_multiplier(nxt) or len(nxt) <= 3 or nxt in _COUNT_NOT_BEFORE or _MONEY_IN_TEXT.search(nxt)
+                    or any(tu.stem(nxt).startswith(u) for u in _DURATION_UNITS)):
+            continue
+        blanked = blanked[:m.start(1)] + " " * (m.end(1) - m.start(1)) + blanked[m.end(1):]
+    return tu.numbers(blanked)
 
 
 def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:

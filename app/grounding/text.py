@@ -110,15 +110,16 @@ def beyond(text: str, question: str) -> list[str]:
     return [t for t in content_stems(text) if t not in asked]
 
 
-def capitals(text: str) -> set[str]:
-    """Words written all in capitals, two letters or more, folded: tickers and acronyms ("MAS", "US"), even when
-    they fold to a function word of some language ("mas", "us"), so `entities` leaves them out. None when most of
-    the text's words are capitals (a shouted headline says nothing by its case)."""
-    words = re.findall(r"[^\W\d_][\w\-]*", CITE.sub(" ", text))
+def capitals(text: str, min_len: int = 3) -> set[str]:
+    """Words written all in capitals, at least `min_len` letters, folded: tickers and acronyms ("MAS", "WHO"),
+    even when they fold to a function word of some language ("mas"), so `entities` leaves them out. Hyphenated
+    words count part by part ("EU-US"). None when most of the text's words are capitals (a shouted headline says
+    nothing by its case); judge that on the whole sentence, not on one of its clauses."""
+    words = [t for t in tokens(CITE.sub(" ", text)) if not t[0].isdigit()]
     caps = [t for t in words if len(t) > 1 and t.isupper()]
     if not caps or len(caps) * 2 > len(words):
         return set()
-    return {fold(t) for t in caps}
+    return {fold(t) for t in caps if len(t) >= min_len}
 
 
 def entities(text: str) -> set[str]:
