@@ -250,8 +250,9 @@ class Engine:
         if ref.docs and not any(s.doc_id in ref.docs for s in sources):
             wider = self.retriever.search(query, max(n * 4, 40))
             sources += [s for s in wider if s.doc_id in ref.docs][: max(2, n // 2)]
-        if by_sentences and self.policy.sentence_passages:
-            # after the retrieved passages; only for indexes whose every sentence is embedded at start
+        if by_sentences and self.policy.sentence_passages and self.retriever.n_chunks <= self.policy.warm_sentence_limit:
+            # after the retrieved passages; only for indexes whose every sentence is embedded at start (a larger
+            # index does not embed the query for it; by_sentences checks the size again on its own snapshot)
             have = {x.chunk_id for x in sources}
             qv = self.checker.vectors([query])[0]
             sources += [x for x in self.retriever.by_sentences(self._sentences, qv, self.policy.sentence_passages,

@@ -22,6 +22,8 @@ from app.grounding.policy import GroundingPolicy
 from index.embedders import Embedder
 from index.vector_cache import VectorCache
 
+# binding_problem is a static rule, not tuned: it reads the policy's defaults, built once
+_POLICY = GroundingPolicy()
 
 
 def _matches(q: tuple[float, str], passage: set[tuple[float, str]]) -> bool:
@@ -165,15 +167,17 @@ class SupportChecker:
         # a ticker or acronym the passage does not write ("NASDAQ: MAS" over "NASDAQ: META"); two-letter ones
         # translate and abbreviate freely ("AI", "EU", "US": policy.acronym_max_len), and the passage may write one
         # with dots ("W.H.O.") or spell it out ("World Health Organization")
-        caps = tu.capitals(sentence, GroundingPolicy().acronym_max_len + 1)
+        caps = tu.capitals(sentence, _POLICY.acronym_max_len + 1)
         p_text = f"{passage} {context or ''}"
-        p_caps = {tu.fold(t) for t in tu.tokens(p_text) if any(c.isupper() for c in t)}
-        p_caps |= {tu.fold(m.replace(".", "")) for m in re.findall(r"\b(?:[A-Za-z]\.){2,}", p_text)}
+        if caps:
+            p_caps = {tu.fold(t) for t in tu.tokens(p_text) if any(c.isupper() for c in t)}
+            p_caps |= {tu.fold(m.replace(".", "")) for m in re.findall(r"\b(?:[A-Za-z]\.){2,}", p_text)}
+            caps = {c for c in caps - p_caps - all_p_ents
+                    if not spelled_out(tu.entity_key(c), sentence, p_text, _POLICY)}
         for clause in tu.clauses(sentence):
             nums, ents = tu.quantities(clause), tu.entities(clause)
             unknown = ents - all_p_ents  # a name from the question alone does not make a claim about it true
-            unknown |= {c for c in caps & {tu.fold(t) for t in tu.tokens(clause)}
-                        if c not in p_caps and c not in all_p_ents and not spelled_out(tu.entity_key(c), sentence, p_text, GroundingPolicy())}
+            unknown |= caps & {tu.fold(t) for t in tu.tokens(clause)}
             if unknown:
                 return f"names not in the passage: {', '.join(sorted(unknown))}"
             if not nums:

@@ -134,10 +134,11 @@ def resolve(question: str, profiles: dict[str, DocProfile], after_words: int | N
     if max(sc for sc, _ in scores.values()) <= 0:
         scores = score(set(q_keys))
     best = max(scores.values(), key=lambda x: x[0])[0]
-    named_by_person = any(s in {_key(w) for w in tu.content_words(p.author)}
-                          for p in profiles.values() if p.author for s in q_keys)
-    named_by_lang = any(s in {_key(w) for w in tu.content_words(f"{language.name(p.language)} {language.native_name(p.language)}")}
-                        for p in profiles.values() for s in q_keys)
+    person_keys = {_key(w) for p in profiles.values() if p.author for w in tu.content_words(p.author)}
+    lang_keys = {_key(w) for p in profiles.values()
+                 for w in tu.content_words(f"{language.name(p.language)} {language.native_name(p.language)}")}
+    named_by_person = any(s in person_keys for s in q_keys)
+    named_by_lang = any(s in lang_keys for s in q_keys)
     if best <= 0 or not (has_doc_word or named_by_person or named_by_lang):
         return DocRef(remainder=question, meta_stems={})
     docs = {d for d, (sc, _) in scores.items() if sc >= best - 1e-9}
