@@ -62,7 +62,7 @@ def cmd_ingest(args, settings) -> int:
         if sys.stderr.isatty() and total:
             print(f"\r[{done}/{total}] {name[:70]:<70}", end="" if done < total else "\n", file=sys.stderr)
 
-    report = engine.ingest(paths, prune=args.prune, rebuild=args.rebuild, progress=progress)
+    report = engine.ingest(paths, prune=args.prune, rebuild=args.rebuild, progress=progress, replace=args.replace)
     for f in report.files:
         for note in f.warnings:
             print(f"citeqa: warning: {note}", file=sys.stderr)
@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("paths", nargs="*", help="files or folders (.txt .md .html .pdf)")
     s.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
     s.add_argument("--rebuild", action="store_true", help="re-index everything (after changing embedder/chunking)")
+    s.add_argument("--replace", action="store_true",
+                   help="let a file replace the indexed document of the same name from another folder")
     s.add_argument("--explain", action="store_true", help="show the boilerplate lines dropped from each document")
     s.set_defaults(handler=cmd_ingest)
 

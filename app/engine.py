@@ -135,8 +135,9 @@ class Engine:
 
     # ---- index -------------------------------------------------------------------------------
     def ingest(self, paths: list[Path] | None = None, prune: bool = False, rebuild: bool = False,
-               progress: Callable[[int, int, str], None] | None = None) -> IngestReport:
-        report = Ingestor(self.settings, self.embedder, self.store).run(paths or [self.settings.docs_path], prune, rebuild, progress)
+               progress: Callable[[int, int, str], None] | None = None, replace: bool = False) -> IngestReport:
+        report = Ingestor(self.settings, self.embedder, self.store).run(paths or [self.settings.docs_path], prune, rebuild,
+                                                                         progress, replace)
         if rebuild and self.checker.disk:
             self.checker.disk.clear()  # a rebuild starts the vectors over too (an embedder pulled again may differ)
             self.checker.clear_cache()
@@ -169,7 +170,7 @@ class Engine:
     # ---- answering ---------------------------------------------------------------------------
     def validate(self, question: str) -> str:
         q = strip_controls(question).strip()
-        if not q:
+        if not any(c.isalnum() for c in q):  # "", "   ?", "..." : nothing to search for
             raise InputError("the question is empty: type a question about the documents")
         if len(q) > self.settings.max_question_chars:
             raise InputError(
@@ -198,9 +199,9 @@ class Engine:
 
     def unrequired_names(self, doc_ids=()) -> frozenset:
         """Names a question may use that its evidence's passage need not hold: the documents' titles' and authors'
-        (a question may point at a document by them), and the names that at least half of the documents (two or
-        more) mention, the corpus's own subject ("Debian" and its running example "Falcot" in the Debian handbook),
-        when the evidence's documents (`doc_ids`) mention them too. A name that few documents mention still has
+        (a question may point at a document by them), and the names that at least `policy.common_name_share` of
+        the documents (two or more) mention, the corpus's own subject ("Debian" and its running example "Falcot" in
+        the Debian handbook), when the evidence's documents (`doc_ids`) mention them too. A name that few documents mention still has
         to be in the passage: a near miss about another product ("Gemini") is refused by it."""
         cat = self._catalog()
         if cat.common is None:
@@ -211,7 +212,7 @@ class Engine:
             for names in per_doc.values():
                 for k in names:
                     counts[k] = counts.get(k, 0) + 1
-            need = max(2, math.ceil(len(per_doc) / 2))
+            need = max(2, math.ceil(len(per_doc) * self.policy.common_name_share))
             common = frozenset(k for k, c in counts.items() if c >= need)
             cat.common = {d: frozenset(names & common) for d, names in per_doc.items()}
         return cat.names.union(*(cat.common.get(d, frozenset()) for d in doc_ids))
@@ -412,7 +413,7 @@ class Engine:
             if direction:
                 # "into which language was it translated?": its translation's language, cited from the translation;
                 # "translated from which language?": the original's
-                doc = translation_of(doc, profiles, self._catalog().main_language, direction)
+                doc = translation_of(doc, profiles, self._catalog().main_language, direction, p.same_claim_share)
                 if doc is None:
                     yield from refuse("no document is a translation of the one asked about")
                     return
@@ -463,6 +464,32 @@ class Engine:
             kept.append(verdict)
             return verdict
 
+        # a kept sentence is shown (a "sentence" event) only once the answer is sure to stand: some kept sentence
+        # holds what was asked and one rests on the best evidence that does. Both only grow as sentences come,
+        # so once true it stays true; until then they wait, and if it never is, they are never shown (the quoted
+        # evidence or a refusal replaces them): no client sees a sentence, or a citation number, taken back
+        decided: dict[str, Any] = {}  # what is asked and the best evidence that answers: read once, when first needed
+        shown = 0
+
+        def asked() -> Ask:
+            if "ask" not in decided:
+                decided["ask"] = self.asked(clean_q, lang)
+            return decided["ask"]
+
+        def stands() -> bool:
+            if "best" not in decided:
+                decided["best"] = best_answering(prompt_ev, lang, p, clean_q, asked(), known)
+            best = decided["best"]
+            return (best is not None and best.n in rests_on
+                    and any(answers(k.text, clean_q, p, ask=asked()) for k in kept))
+
+        def ready() -> Iterator[Event]:
+            nonlocal shown
+            if kept[shown:] and stands():
+                for k in kept[shown:]:
+                    yield Event("sentence", k)
+                shown = len(kept)
+
         stream = self.backend.stream(messages, max_tokens=max_tokens, temperature=temperature)
         try:
             for piece in stream:
@@ -473,9 +500,8 @@ class Engine:
                 draft += piece
                 yield Event("token", piece)
                 for raw in assembler.feed(piece):
-                    v = handle(raw)
-                    if v:
-                        yield Event("sentence", v)
+                    if handle(raw):
+                        yield from ready()
                 if len(kept) >= p.max_sentences:
                     break
         finally:
@@ -487,17 +513,14 @@ class Engine:
             if not _FINISHED.search(raw):  # cut off by the token limit: never show half a claim
                 dropped.append(CheckedSentence(tu.strip_citations(raw), [], 0.0, False, "model", "cut off unfinished"))
                 continue
-            v = handle(raw)
-            if v:
-                yield Event("sentence", v)
-        # the best evidence that answers, by the calibrated evidence score (not by the model's choice)
-        ask = self.asked(clean_q, lang)
-        best_answer = best_answering(prompt_ev, lang, p, clean_q, ask, known)
-        answered = any(answers(k.text, clean_q, p, ask=ask) for k in kept)
-        if not answered or best_answer is None or best_answer.n not in rests_on:
+            if handle(raw):
+                yield from ready()
+        if not stands():
             # no kept sentence holds what was asked, or none rests on the best evidence that does (the small
             # default model often copies a weaker sentence, and binds it wrongly), or no evidence holds it about
             # the names the question asks about: quote the evidence instead, or refuse
+            ask = asked()
+            answered = any(answers(k.text, clean_q, p, ask=ask) for k in kept)
             why = "rests on weaker evidence than the best that answers" if answered else "does not answer what was asked"
             for k in kept:
                 k.supported, k.dropped_reason, k.cited = False, why, []

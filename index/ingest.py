@@ -146,7 +146,10 @@ class Ingestor:
         return chunks, meta, res
 
     def _batches(self, files: list[Path], existing: dict[str, DocInfo], report: IngestReport,
-                 progress: Progress | None) -> Iterator[_Batch]:
+                 progress: Progress | None, replace: bool = False,
+                 indexed: dict[str, DocInfo] | None = None) -> Iterator[_Batch]:
+        """`indexed`: the documents indexed before this run, by id (`existing` unless rebuilding)."""
+        indexed = existing if indexed is None else indexed
         catalogs: dict[Path, dict] = {}
         for i, path in enumerate(files):
             def say(phase: str, i=i, name=path.name) -> None:
@@ -159,6 +162,7 @@ class Ingestor:
                 if path.parent not in catalogs:
                     catalogs[path.parent] = load_catalog(path.parent)
                 old = existing.get(f.doc_id)
+                _same_name(path, f, indexed.get(f.doc_id), replace)
                 if old and old.hash == f.sha256:
                     report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language, old.title))
                     continue
@@ -177,24 +181,32 @@ class Ingestor:
                 yield _Batch(doc, [doc.node(c) for c in part], b + EMBED_BATCH >= len(chunks))
 
     def run(self, paths: list[Path], prune: bool = False, rebuild: bool = False,
-            progress: Progress | None = None) -> IngestReport:
+            progress: Progress | None = None, replace: bool = False) -> IngestReport:
+        """Index `paths`. Document ids are file names: a file named like a document indexed from another file that
+        still exists is refused (nothing indexed is lost) unless `replace` (two files of one name in one run
+        are refused by `find_files`, always)."""
         t0 = time.perf_counter()
         report = IngestReport(rebuilt=rebuild)
         files, report.skipped, missing = find_files(paths)
         report.files += [FileResult(p.name, str(p), "failed", error=msg) for p, msg in missing]
         build = self.store.build(self.fp, rebuild)
+        indexed = None
         if rebuild:
             existing: dict[str, DocInfo] = {}
+            indexed = self.store.documents()
             known = {f.resolve() for f in files}
-            for info in self.store.documents().values():  # keep every document whose file is still there
+            names = {f.name for f in files}
+            for info in indexed.values():  # keep every document whose file is still there
                 p = Path(info.path)
-                if p.exists() and p.resolve() not in known:
+                # a file of the same name given now replaces it only with `replace` (else it is refused, and
+                # this one is indexed again)
+                if p.exists() and p.resolve() not in known and not (replace and p.name in names):
                     files.append(p)
         else:
             existing = build.documents()
         pending: tuple[_Batch, Future] | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="citeqa-embed") as pool:
-            for batch in self._batches(files, existing, report, progress):
+            for batch in self._batches(files, existing, report, progress, replace, indexed):
                 doc = batch.doc
                 if doc.failed:
                     continue
@@ -259,3 +271,13 @@ def _timed(fn, *args):
     out = fn(*args)
     return out, time.perf_counter() - t0
 
+
+def _same_name(path: Path, f, old: DocInfo | None, replace: bool) -> None:
+    """Refuse, unless `replace`, a file whose name (its document id) the indexed document's file holds, when that
+    file still exists and says something else (a moved or renamed folder updates freely; a copy is unchanged)."""
+    if replace or old is None or not old.path or old.hash == f.sha256:
+        return
+    indexed = Path(old.path)
+    if indexed.resolve() != path.resolve() and indexed.exists():
+        raise DocumentError(f"{path}: '{f.doc_id}' is already indexed from {indexed}, and document ids are file names: "
+                            "rename this file (or index it in that one's place with `citeqa ingest --replace`)")

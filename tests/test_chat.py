@@ -144,6 +144,19 @@ def test_upload_batch_bad_and_oversized_files(engine, tmp_path):
     assert rows["big.txt"]["status"] == "failed" and "0.005 MB" in rows["big.txt"]["message"]
     assert rows["sheet.xyz"]["status"] == "failed" and "not a document type" in rows["sheet.xyz"]["message"]
     assert [r[4] for r in svc.documents_table()] == ["good.txt"]
+    # an upload named like a document indexed from another folder is refused, and not kept for the next start
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "good.txt").write_text("Otter notes\n\nThe otters of the northern river sleep in dens dug into the "
+                                    "bank, and a family shares one den for most of the winter.\n")
+    (tmp_path / "elsewhere").mkdir()
+    first = tmp_path / "elsewhere" / "notes.txt"
+    first.write_text(good.read_text())
+    assert not svc.base.ingest([first]).failed
+    (other / "notes.txt").write_text((other / "good.txt").read_text())
+    row = svc.add_files([other / "notes.txt"])[0]
+    assert row["status"] == "failed" and "already indexed from" in row["message"], row
+    assert not (svc.uploads_dir / "notes.txt").exists() and svc.index_leftovers() == []
 
 
 def test_backend_failure_mid_answer_is_a_chat_message(engine):

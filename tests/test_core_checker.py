@@ -79,3 +79,21 @@ def test_false_sentence_is_dropped_whatever_it_cites(checker):
     q = "How quickly did Threads cross 10 million users?"
     verdict, chosen = check_sentence("Threads crossed 10 million users in 7 days [1].", ev, q, "en", checker, checker.policy)
     assert not verdict.supported and chosen == [] and verdict.dropped_reason, verdict
+
+
+def test_a_claim_that_borrows_the_questions_words_is_not_supported(checker):
+    """A new user's trial: "Who is the mayor of Bristol, Maine?" over "The lighthouse stands in Bristol" got the
+    claim "The lighthouse is the mayor of Bristol, Maine [1]" kept: all it adds is in the passage, and "mayor" came
+    from the question. What a claim takes from the question must be in the passage too."""
+    from app.grounding.citations import check_sentence
+
+    ev = [_evidence(1, "maine.md", "The Pemaquid Point Lighthouse stands in Bristol, Maine.")]
+    q = "Who is the mayor of Bristol, Maine?"
+    verdict, _ = check_sentence("The Pemaquid Point Lighthouse is the mayor of Bristol, Maine [1].", ev, q, "en",
+                                checker, checker.policy)
+    assert not verdict.supported and "mayor" in verdict.dropped_reason
+    # the question's words the passage does hold, and the words that name the document, are fine
+    verdict, _ = check_sentence("According to the article, the Pemaquid Point Lighthouse stands in Bristol [1].", ev,
+                                "Which lighthouse stands in Bristol, according to the article?", "en", checker,
+                                checker.policy)
+    assert verdict.supported, verdict.dropped_reason

@@ -291,6 +291,40 @@ def test_resume_refuses_to_mix_models(qa, tmp_path):
         run_eval(FakeEngine(model="other"), qa, out, resume=True)
 
 
+def test_resume_refuses_another_qa_file_and_keeps_the_run(qa, tmp_path):
+    """--resume on a folder made from another QA file (or from an earlier wording of this one) would mix two
+    runs into one summary: refused, nothing rewritten; questions added to the file since are what it runs."""
+    out = tmp_path / "run"
+    run_eval(FakeEngine(), qa, out)
+    before = {f: (out / f).read_bytes() for f in ("results.jsonl", "summary.json", "run.json")}
+    other = write_jsonl(tmp_path / "other.jsonl", [{"id": "z", "question": "Who runs Threads?", "answerable": False}])
+    with pytest.raises(InputError, match=r"--resume: .*other\.jsonl does not have \(id 'a'.* use another --out"):
+        run_eval(FakeEngine(), other, out, resume=True)
+    reworded = write_jsonl(tmp_path / "reworded.jsonl", [dict(r, question=r["question"] + " Exactly?") for r in QA_ROWS])
+    with pytest.raises(InputError, match="now words differently"):
+        run_eval(FakeEngine(), reworded, out, resume=True)
+    assert {f: (out / f).read_bytes() for f in before} == before
+    grown = write_jsonl(tmp_path / "grown.jsonl", QA_ROWS + [{"id": "z", "question": "Who runs Threads?", "answerable": False}])
+    engine = FakeEngine()
+    assert run_eval(engine, grown, out, resume=True)["n"] == len(QA_ROWS) + 1
+    assert engine.asked == ["Who runs Threads?"]
+
+
+def test_sources_that_name_no_indexed_document_are_warned_about_by_line(tmp_path):
+    from types import SimpleNamespace
+
+    from app.evaluation.cli import unknown_sources
+    from app.evaluation.qa_file import load_qa
+
+    rows = [{"id": "a", "question": "Who?", "answers": ["x"], "sources": ["garden.md", "docs/GARDEN", "garden"]},
+            {"id": "b", "question": "What?", "answers": ["y"], "sources": ["nosuch.md"]}]
+    items = load_qa(write_jsonl(tmp_path / "qa.jsonl", rows))
+    engine = SimpleNamespace(documents=lambda: [SimpleNamespace(doc_id="garden.md")])
+    notes = unknown_sources(items, engine)
+    assert len(notes) == 1 and notes[0].startswith("line 2: sources: 'nosuch.md' is not an indexed document")
+    assert unknown_sources(items, SimpleNamespace(documents=lambda: [])) == []  # empty index: run_eval says so
+
+
 def test_html_report_is_self_contained_and_has_the_table(qa, tmp_path):
     rows = QA_ROWS + [{"id": "u", "question": "See https://example.com <script>alert(1)</script>", "answerable": False}]
     run_eval(FakeEngine(), write_jsonl(tmp_path / "qa2.jsonl", rows), tmp_path / "run")

@@ -595,6 +595,13 @@ def test_the_answer_rests_on_the_best_evidence_not_on_the_models_pick(tmp_path):
     assert ans.citations[0].quote == shown[0][1], ans.answer  # the best evidence is what the answer quotes
     assert any(s.dropped_reason == "rests on weaker evidence than the best that answers" for s in ans.sentences)
     assert shown[-1][1].rstrip(".") not in ans.answer
+    # streamed, the model's sentence was never shown and then taken back: a client (`citeqa ask`, the API's
+    # stream) sees exactly the final answer's sentences, with the final citation numbers
+    events = list(eng.ask_stream(q))
+    final = events[-1].data
+    streamed = [e.data for e in events if e.kind == "sentence"]
+    assert [x.text for x in streamed] == [x.text for x in final.sentences if x.supported], [x.text for x in streamed]
+    assert " ".join(render([x]) for x in streamed) == final.answer
 
     # a model that cites the best evidence is answered by the model alone
     class _CitesBest(ScriptedBackend):
@@ -680,6 +687,10 @@ def test_a_name_most_documents_mention_is_not_demanded_of_the_passage(tmp_path):
     known = eng.unrequired_names({"0.txt"})
     assert "falcot" in known and "nagio" not in known
     assert "falcot" not in eng.unrequired_names({"3.txt"})  # a document that never mentions it
+    # the share of documents is the policy's: demanding all four, "Falcot" (in three) is demanded again
+    strict = Engine(eng.settings, embedder=FakeEmbedder())
+    strict.policy = replace(strict.policy, common_name_share=1.0)
+    assert "falcot" not in strict.unrequired_names({"0.txt"})
     port = "The ldap service listens on port 636."
     ev = [evidence(1, source("0.txt", port), port)]
     q = "Which port does the LDAP server at Falcot listen on?"
@@ -830,3 +841,40 @@ def test_more_texts_than_the_vector_cache_holds_all_get_their_vectors():
     got = small.vectors(texts)
     want = SupportChecker(FakeEmbedder(), POLICY).vectors(texts)
     assert len(got) == 5 and all(np.allclose(a, b) for a, b in zip(got, want))
+
+
+def test_which_command_or_package_prefers_a_name_written_as_code():
+    """"Which command / package / file ..." prefers a name written as code to any sentence on the topic (a ranking
+    feature, never a requirement): the sentence naming audit2allow is preferred to the one on SELinux logging, and
+    its answering words are the name."""
+    from app.grounding.question import prefers
+
+    q = "Which command can turn SELinux denial log entries into allow rules automatically?"
+    ask = ask_of(q)
+    assert ask.code and not ask.kind  # preferred, not required: no sentence is refused for lacking it
+    tool = "This process can be automated, and it is exactly what the audit2allow command offers."
+    logging = "The audit=1 parameter enables SELinux logging which records all the denied operations."
+    assert prefers(tool, q, ask) and not prefers(logging, q, ask) and holds(logging, q, ask)
+    s, e = answer_span(tool, q)
+    assert tool[s:e] == "audit2allow"
+    pkg = "Which package provides the tools to build fake packages?"
+    assert prefers("Both can be created by the equivs-build command (in the equivs package).", pkg, ask_of(pkg))
+    assert not prefers("Fake packages are empty shells that only exist for the effects of their meta data.", pkg,
+                       ask_of(pkg))
+    fname = "If I bake the preseed answers into the initrd, what filename does the installer expect?"
+    assert prefers("The file just needs to be called preseed.cfg and stored in the initrd root.", fname, ask_of(fname))
+    # another kind asked keeps its kind; ordinary "which tools / options" questions prefer nothing
+    for q2 in ("Which company did Meta clash with over integrating Llama?", "Which tools did the researchers use?",
+               "What options do I have?"):
+        assert not ask_of(q2).code, q2
+
+
+def test_what_an_acronym_stands_for_prefers_its_words_spelled_out():
+    from app.grounding.question import prefers
+
+    q = "What does CDD stand for in simple-cdd?"
+    assert ask_of(q).expands
+    assert prefers("Most importantly simple-cdd (CDD being an acronym for Custom Debian Derivative).", q, ask_of(q))
+    assert not prefers("An example of a Simple-CDD configuration file is included in the package.", q, ask_of(q))
+    ai = "What does AI stand for?"  # a capitalised acronym counts even when it is also a function word ("ai")
+    assert prefers("Meta invests in artificial intelligence research.", ai, ask_of(ai))

@@ -220,6 +220,37 @@ def test_a_missing_path_fails_alone_and_the_other_files_are_stored(settings, tmp
     assert list(ChromaStore(settings).documents()) == ["good.txt"]
 
 
+def test_a_file_named_like_a_document_from_another_folder_never_silently_replaces_it(settings, tmp_path):
+    """Document ids are file names: another folder's garden.md is refused with what to do, the indexed one
+    stays; --replace lets it in; a moved file (the indexed one gone) updates as before."""
+    from index.store import ChromaStore
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "garden.md").write_text("# Community garden\n\n" + _text(120, "garden"), "utf-8")
+    (b / "garden.md").write_text("# Chess club\n\n" + _text(120, "chess"), "utf-8")
+    assert _ingest(settings, [a / "garden.md"]).files[0].status == "added"
+    r = _ingest(settings, [b / "garden.md"]).files[0]
+    assert r.status == "failed" and "already indexed from" in r.error and "--replace" in r.error
+    assert ChromaStore(settings).documents()["garden.md"].title == "Community garden"
+    r = _ingest(settings, [b / "garden.md"], rebuild=True).files  # a rebuild does not get round it either
+    assert {Path(x.path).parent.name: x.status for x in r} == {"b": "failed", "a": "added"}
+    assert ChromaStore(settings).documents()["garden.md"].title == "Community garden"
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "garden.md").write_bytes((a / "garden.md").read_bytes())  # the same text: unchanged
+    assert _ingest(settings, [tmp_path / "copy" / "garden.md"]).files[0].status == "unchanged"
+    both = _ingest(settings, [tmp_path / "c" / "x", a / "garden.md", b / "garden.md"], replace=True).files
+    by_path = {Path(x.path).parent.name: x for x in both if x.path.endswith("garden.md")}
+    assert by_path["b"].status == "failed" and "same name" in by_path["b"].error  # never two in one run
+    assert by_path["a"].status == "unchanged"
+    assert _ingest(settings, [b / "garden.md"], replace=True).files[0].status == "updated"
+    assert ChromaStore(settings).documents()["garden.md"].title == "Chess club"
+    (a / "garden.md").unlink()
+    (b / "garden.md").rename(a / "garden.md")
+    (a / "garden.md").write_text("# Chess club, moved\n\n" + _text(130, "chess"), "utf-8")
+    assert _ingest(settings, [a / "garden.md"]).files[0].status == "updated"
+
+
 # ---- 4. HTML ------------------------------------------------------------------------------------------
 def test_html_inline_elements_never_split_text_and_blocks_do(tmp_path):
     from index.clean import kept_spans
@@ -443,6 +474,11 @@ def test_ansi_and_control_sequences_are_stripped_from_questions():
     fake = SimpleNamespace(settings=Settings())
     assert Engine.validate(fake, "\x1b[1;31mHow quickly did Threads cross 10 million users?\x1b[0m\x00") == \
         "How quickly did Threads cross 10 million users?"
+    from app.errors import InputError
+
+    for blank in ("   ?", "...", "\x1b[2K ?!"):  # nothing to search for: the empty-question message, not a refusal
+        with pytest.raises(InputError, match="the question is empty"):
+            Engine.validate(fake, blank)
 
 
 # ---- 12. precision by CPU ---------------------------------------------------------------------------------

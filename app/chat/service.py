@@ -193,7 +193,7 @@ class ChatService:
         """Index uploaded files. Each gets a row: file, status, chunks, message. Oversized or unsupported files
         are refused with the reason; the rest still go in. A file is copied into a staging folder first and
         moved into uploads/ whole, so an upload cut off by a crash is never half a document; whatever is in
-        uploads/ and not indexed is indexed at the next start (`index_leftovers`)."""
+        uploads/ and not indexed is indexed at the next start (`index_leftovers`); a file refused is not kept."""
         limit = self.settings.max_upload_mb
         rows: list[dict] = []
         ok: list[Path] = []
@@ -224,7 +224,13 @@ class ChatService:
                 part.replace(dest)
             ok.append(dest)
         if ok:
-            rows += self._index(ok, progress)
+            indexed = self._index(ok, progress)
+            for row in indexed:
+                if row["status"] == "failed":
+                    # refused (a binary file, a name indexed from elsewhere ...): the row says why, now; kept, it
+                    # would fail again at every start (`index_leftovers` is for uploads a crash cut off)
+                    (self.uploads_dir / row["file"]).unlink(missing_ok=True)
+            rows += indexed
         return rows
 
     def index_leftovers(self, progress: Callable[[int, int, str], None] | None = None) -> list[dict]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from app.errors import InputError
+from app.errors import CiteqaError, InputError
 
 from .compare import check_gates, compare_runs, format_comparison, parse_gate
 from .formats import EXPORTS
@@ -144,6 +144,8 @@ def handle_eval(args: argparse.Namespace, settings: Any, qa_file: str) -> int:
         report = engine.ingest()
         for f in report.failed:
             print(f"citeqa: error: {f.error}", file=sys.stderr)
+    for note in unknown_sources(items, engine):
+        print(f"citeqa: warning: {qa_file}: {note}", file=sys.stderr)
     from .runner import run_eval
 
     progress, close = _progress_bar(len(items))
@@ -200,3 +202,25 @@ def _gates(summary: dict, gates: list[tuple[str, float]]) -> int:
     for f in failures:
         print(f"FAIL: {f}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def unknown_sources(items: list, engine: Any, shown: int = 3) -> list[str]:
+    """One line per QA item (the first `shown`, then a count) whose `sources` name a document the index does not
+    hold: its retrieval and cited-document metrics would count as misses. An empty index says nothing here
+    (run_eval says what to do)."""
+    from .metrics import doc_key
+
+    try:
+        known = {doc_key(d.doc_id) for d in engine.documents()}
+    except CiteqaError:
+        return []
+    if not known:
+        return []
+    bad = [(it, [s for s in it.sources if doc_key(s) not in known]) for it in items]  # compared as the metrics do
+    bad = [(it, missing) for it, missing in bad if missing]
+    notes = [f"line {it.line}: sources: {missing[0]!r} is not an indexed document (`citeqa docs` lists them; "
+             "ingest it, or fix the name); its retrieval and cited-document scores count as misses"
+             for it, missing in bad[:shown]]
+    if len(bad) > shown:
+        notes.append(f"{len(bad) - shown} more lines name documents that are not indexed")
+    return notes

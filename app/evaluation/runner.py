@@ -233,6 +233,7 @@ def run_eval(
     with `name`, `self_judged` and `entails(passage, claim) -> bool`. `workers` > 1 asks that many questions at once
     (a served backend only); `export` ("ragas",) also writes those tools' files (see formats.py)."""
     items = load_qa(qa_path)  # validation first: nothing runs on an invalid file
+    every = {it.id: it for it in items}
     if limit is not None:
         if limit < 1:
             raise InputError(f"--limit {limit}: give a positive number of questions")
@@ -275,6 +276,16 @@ def run_eval(
     run_path = out / RUN
     if resume:
         done = read_results(results_path, repair=True)
+        # results of other questions (another QA file, or questions since reworded) would mix into this one's
+        # summary; questions added to the file since are fine: they are what --resume runs
+        stale = [i for i in done if i not in every]
+        changed = [i for i in done if i in every and done[i].get("question") != every[i].question]
+        if stale or changed:
+            what = (f"answers to questions {qa_path} does not have (id {stale[0]!r}" if stale
+                    else f"answers to questions {qa_path} now words differently (id {changed[0]!r}")
+            more = len(stale or changed) - 1
+            raise InputError(f"--resume: {out} holds {what}{f' and {more} more' if more else ''}); it was made from "
+                             "another QA file or an earlier version of this one: use another --out for a new run")
         if done and run_path.exists():
             try:
                 before = json.loads(run_path.read_text(encoding="utf-8"))

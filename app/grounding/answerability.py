@@ -18,8 +18,6 @@ answer itself (grounding/answers.py): no sentence that holds it, no answer.
 """
 from __future__ import annotations
 
-import re
-
 from app.grounding import text as tu
 from app.grounding.policy import GroundingPolicy
 from app.grounding.question import required_numbers
@@ -37,24 +35,7 @@ def spelled_out(name: str, question: str, text: str, policy: GroundingPolicy) ->
     Italy"), not initials scattered over the text."""
     acronyms = {tu.entity_key(t) for t in tu.tokens(question)
                 if len(t) > policy.acronym_max_len and t.rstrip("s").isupper()}
-    if name not in acronyms:
-        return False
-    sw = tu.stopwords()
-    for clause in _CLAUSE_END.split(text):
-        run = ""
-        for w in tu.tokens(clause):
-            f = tu.fold(w)
-            if f in _JOINERS:
-                continue
-            run = run + f[:1] if f not in sw else run + " "
-        if name in run:
-            return True
-    return False
-
-
-# where a spelled-out name cannot run on; words an acronym's letters skip ("Bank of Italy", "R and D")
-_CLAUSE_END = re.compile(r"[,;:()\[\]\"“”«»]|\.(?=\s|$)")
-_JOINERS = frozenset({"of", "and", "for", "di", "e", "per"})
+    return name in acronyms and tu.spells(name, text)
 
 
 def question_names(question: str, policy: GroundingPolicy | None = None) -> set[str]:

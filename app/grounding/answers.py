@@ -11,7 +11,7 @@ import re
 
 from app.grounding import text as tu
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import Ask, ask_of, date_words, holds, other_version
+from app.grounding.question import Ask, new_identifiers, ask_of, date_words, holds, other_version
 
 _WORD = re.compile(r"[^\W_][\w'’\-.,%]*[^\W_%]|[^\W_]|\d+%?", re.UNICODE)
 
@@ -45,8 +45,11 @@ def answer_span(sentence: str, question: str, ask: Ask | None = None) -> tuple[i
         capital = w[:1].isupper() and (i > 0 or any(c.isupper() for c in w[1:]))
         return capital and tu.entity_key(w) not in q_ents and tu.fold(w) not in sw
 
+    idents = new_identifiers(sentence, question, ask.noun) if ask.code else frozenset()
     tests = {"date": lambda w, i: date_words(w), "entity": is_name}
     test = tests.get(ask.kind)  # reason, "": the longest run of new words
+    if not ask.kind and idents and any(tu.fold(w) in idents for w, _, _ in words):
+        test = lambda w, i: tu.fold(w) in idents  # noqa: E731 - "which command": the name written as code
     runs: list[tuple[int, int, int]] = []  # (weight, start, end)
     i = 0
     while i < len(words):

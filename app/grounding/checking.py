@@ -18,6 +18,7 @@ import numpy as np
 
 from app.grounding import text as tu
 from app.grounding.answerability import spelled_out
+from app.grounding.documents import DOC_WORDS
 from app.grounding.policy import GroundingPolicy
 from index.embedders import Embedder
 from index.vector_cache import VectorCache
@@ -239,6 +240,13 @@ class SupportChecker:
             have = set(tu.content_stems(passage)) | lent
             if new and sum(t in have for t in new) / len(new) < p.min_added_in_passage:
                 return w * prec, "what it adds to the question is not in the passage"
+            # and what it takes from the question too: "X is the mayor of Bristol" over "X stands in Bristol"
+            # borrows "mayor" from the question alone (the words that name the document aside)
+            asked = set(tu.content_stems(question))
+            borrowed = [t for t, f in tu.content_tokens(sentence)
+                        if tu.stem(t) in asked and tu.stem(t) not in have and f not in DOC_WORDS]
+            if borrowed:
+                return w * prec, f"takes '{borrowed[0]}' from the question; the passage does not say it"
         if prec < p.min_precision:
             return w * prec, f"too many words not in the passage (precision {prec:.2f})"
         cos = self.cosine(tu.strip_citations(sentence), f"{context} {passage}".strip())

@@ -153,10 +153,11 @@ def strip_doc_words(question: str) -> str:
     return re.sub(r"\s+", " ", " ".join(t for t in question.split() if tu.fold(t.strip(",.?!:;'\"")) not in DOC_WORDS)).strip()
 
 
-def _same_title(doc: DocProfile, profiles: dict[str, DocProfile]) -> DocProfile | None:
+def _same_title(doc: DocProfile, profiles: dict[str, DocProfile],
+                share: float = GroundingPolicy.same_claim_share) -> DocProfile | None:
     """The document in another language whose title, put into the main language, says what `doc`'s does: the
-    one sharing the most content words with it, at least two and at least half of the two titles' words (as two
-    versions of one claim share their names, fallback.same_claim)."""
+    one sharing the most content words with it, at least two and at least `share` of the two titles' words (as
+    two versions of one claim share their names, fallback.same_claim)."""
     mine = set(tu.content_stems(doc.title_translated or doc.title))
     best, best_n = None, 1
     for p in profiles.values():
@@ -164,19 +165,19 @@ def _same_title(doc: DocProfile, profiles: dict[str, DocProfile]) -> DocProfile 
             continue
         theirs = set(tu.content_stems(p.title_translated or p.title))
         shared = len(mine & theirs)
-        if shared > best_n and shared >= 0.5 * len(mine | theirs):
+        if shared > best_n and shared >= share * len(mine | theirs):
             best, best_n = p, shared
     return best
 
 
 def translation_of(doc: DocProfile, profiles: dict[str, DocProfile], main_language: str,
-                   direction: str = "into") -> DocProfile | None:
+                   direction: str = "into", share: float = GroundingPolicy.same_claim_share) -> DocProfile | None:
     """The document whose language answers a question about `doc`'s translation. "into": the translation (`doc`
     itself when it is the one in another language than most documents'); "from": the original (`doc` itself when
     it is in the main language and has a translation). The catalog records each document's language, not which
     is whose translation: the other version is the document in another language whose title says the same
     (`_same_title`). None when the documents hold no such pair."""
-    other = _same_title(doc, profiles)
+    other = _same_title(doc, profiles, share)
     if other is None:
         return None
     in_main = not (doc.language and main_language and doc.language != main_language)

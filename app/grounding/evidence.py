@@ -18,7 +18,8 @@ A sentence's features (all in [0, 1], computed in `features`):
   numbers   share of the question's numbers present there ("Llama 2" is not "Llama 3.1"; numbers do not
             paraphrase the way words do)
   typed     1 when the sentence holds the kind of thing asked for (a quantity for "how many", a date for
-            "when", a name for "who"), 0 when it does not, 0.5 when the question asks no particular kind
+            "when", a name for "who"), 0 when it does not, 0.5 when the question asks no particular kind (1 when
+            it holds the kind preferred then: a name written as code for "which package", question.prefers)
   rank      1 / (1 + position of its passage among the candidates: hybrid retrieval's first, then a named
             document's, then those the sentence leg adds, app/sentence_search.py)
   doc       1 when the question names the sentence's document, 0 when it names another, 0.5 when none
@@ -40,7 +41,7 @@ from app.grounding import text as tu
 from app.grounding.checking import SupportChecker
 from app.grounding.documents import DocRef, strip_doc_words
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import Ask, ask_of, holds, required_numbers
+from app.grounding.question import Ask, ask_of, holds, prefers, required_numbers
 from app.types import Evidence, Source
 
 FEATURES = ("cos", "window", "lexical", "soft", "weakest", "names", "numbers", "typed", "rank", "doc", "lang", "lexical_ctx", "soft_ctx")
@@ -185,7 +186,8 @@ def features(question: str, cands: list[Candidate], checker: SupportChecker, pol
             "soft": soft,
             "weakest": weakest,
             "names": (sum(1 for k in keys if k in have) / len(keys)) if keys else 1.0,
-            "typed": 0.5 if not ask.kind else (1.0 if holds(c.text, asked, ask) else 0.0),
+            "typed": (1.0 if prefers(c.text, asked, ask) else 0.5) if not ask.kind
+            else (1.0 if holds(c.text, asked, ask) else 0.0),
             "numbers": (sum(1 for v in q_nums if v in tu.numbers(f"{c.context} {c.text} {c.source.title}")) / len(q_nums))
             if q_nums else 1.0,
             "rank": 1.0 / (1 + c.rank),

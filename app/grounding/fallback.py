@@ -84,7 +84,7 @@ def best_answering(evidence: list[Evidence], lang: str, policy: GroundingPolicy,
         return best
     # the same claim in the question's language (a translation keeps the names and numbers), when nearly as good
     same = [e for e in every if e.source.language == lang and e.score >= best.score - policy.quote_margin
-            and same_claim(e.text, best.text)]
+            and same_claim(e.text, best.text, policy.same_claim_share)]
     return same[0] if same else best
 
 
@@ -97,10 +97,11 @@ def _names(text: str) -> set:
     return tu.entities(rest) | {str(v) for v in tu.numbers(text)}
 
 
-def same_claim(a: str, b: str) -> bool:
-    """Two sentences (in two languages) say the same when they share most of their names and numbers."""
+def same_claim(a: str, b: str, share: float = GroundingPolicy.same_claim_share) -> bool:
+    """Two sentences (in two languages) say the same when they share at least `share` of their names and numbers
+    (`GroundingPolicy.same_claim_share`)."""
     na, nb = _names(a), _names(b)
-    return bool(na and nb) and len(na & nb) >= 0.5 * len(na | nb)
+    return bool(na and nb) and len(na & nb) >= share * len(na | nb)
 
 
 def quote_fallback(evidence: list[Evidence], lang: str, policy: GroundingPolicy, question: str = "",

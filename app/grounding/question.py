@@ -10,7 +10,10 @@ on questions):
             "last week"
   entity    who, which company, where, what is it called, chi, dove, come si chiama ...
   reason    why, perché, for what reason
-  ""        what / how / which + other nouns: the question does not constrain the form of the answer
+  ""        what / how / which + other nouns: the question does not constrain the form of the answer; but
+            "which command / package / file / directory / variable" prefers (`prefers`, a ranking feature, never
+            a requirement) a name written as code or a path ("audit2allow", "preseed.cfg", "the equivs
+            package"), and "what does X stand for" the words that spell X out ("Custom Debian Derivative")
 
 `holds(sentence, ask)` says whether a sentence holds that type beyond what the question already says: a
 sentence that gives no quantity of parameters cannot answer "how many parameters".
@@ -44,6 +47,14 @@ _CUES: list[tuple[str, re.Pattern]] = [
                           r"|\bchi\b|\bdove\b|\b(quale|quali|che)\s+(azienda|aziende|societ[aà]|piattaforma|app|podcast|nome|paese|"
                           r"citt[aà]|laboratorio|trasmissione|programma|rivale|concorrente|persona|social)\b|\bcome\s+si\s+chiam", _I)),
 ]
+# two kinds of answer preferred, not required, when the question asks for no other kind: "which command / package /
+# file / directory / variable" prefers a name written as code or a path ("audit2allow", "preseed.cfg"); "what does
+# CDD stand for" the words that spell it out. The nouns of code, in English and Italian (a closed class)
+_CODE_CUE = re.compile(r"\b(?:which|what)\s+(?:[\w\-]+\s+)?(commands?|packages?|file\s*names?|files?|director(?:y|ies)|"
+                       r"folders?|variables?|daemons?|binar(?:y|ies)|scripts?)\b"
+                       r"|\b(?:quale|quali|che)\s+(comand[oi]|pacchett[oi]|file|cartell[ae]|directory|variabil[ei])\b", _I)
+_EXPANSION_CUE = re.compile(r"\bstands?\s+for\b|\bshort\s+for\b|\bexpansion\s+of\s+the\s+(?:acronym|abbreviation)\b"
+                            r"|\bacronym\b|\babbreviation\b|\bsigla\b|\bacronimo\b|\bper\s+cosa\s+sta\b", _I)
 _MONEY = re.compile(r"\bhow\s+much\s+(money|cash|did|does|do|has|have|is|was|will|would|in)\b|\bcost|\bprice|\bspen[dt]|\bpa(y|id)\b|"
                     r"\brevenue\b(?!\s+growth)|\bprofit|\bincome|\bsales|\bvaluation|\bbudget|\bdollar|\beuro|\bcost[oa]|\bspes[oa]|\bprezz|\bsoldi|\bdamages\b|\bcompensation\b|\brisarciment|\bindennizz|\bmult[ae]\b|\bfined\b|(?<!\balla\s)(?<!\bla\s)(?<!\buna\s)\bfines?\b(?![\s-]*(tun|di\b|del|dell|della|dello|degli))|\bquanto\s+(ha\s+)?(speso|costa|costato|pagato)", _I)
 _CHANGE = re.compile(r"\b(grow|grew|grown|growth|increase[ds]?|rise|rose|risen|decline[ds]?|drop(ped)?|fall|fell|fallen|"
@@ -104,6 +115,12 @@ class Ask:
     exact: bool = False  # date: a calendar date, not "last week"
     units: tuple[str, ...] = ()  # the same unit as the unit table names it ("anni": "year"), or translated (`ask_in`)
     place: bool = False  # entity: asked "where" / "dove", which a file system path or a URL answers too
+    # preferred, not required (only when no kind is asked): a name written as code for "which command / package /
+    # file ..." (`noun`: the noun asked for, which may follow the name, "the equivs package"), the words spelling
+    # an acronym out for "what does X stand for"
+    code: bool = False
+    noun: str = ""
+    expands: bool = False
 
     def fits(self, unit: str) -> bool:
         """A quantity's unit stem (from text.quantities) is the unit asked for, or its translation."""
@@ -151,6 +168,17 @@ def _interrogative(q: str) -> re.Match | None:
 
 @lru_cache(maxsize=4096)
 def ask_of(question: str) -> Ask:
+    ask = _kind_asked(question)
+    if ask.kind:
+        return ask
+    q = (question or "").replace("’", "'")
+    if _EXPANSION_CUE.search(q):
+        return replace(ask, expands=True)
+    m = _CODE_CUE.search(q)
+    return replace(ask, code=True, noun=tu.fold(m.group(1) or m.group(2)).rstrip("s")) if m else ask
+
+
+def _kind_asked(question: str) -> Ask:
     q = (question or "").replace("’", "'")
     first = _interrogative(q)
     found = [(m.start(), kind, m.group()) for kind, pat in _CUES for m in pat.finditer(q)
@@ -241,6 +269,42 @@ def _new_entities(sentence: str, question: str) -> frozenset:
     return frozenset(out)
 
 
+def _expanded(sentence: str, question: str) -> list[str]:
+    """The question's short words (2 to 6 letters, parts of hyphenated ones too: "simple-cdd") that consecutive
+    words of one clause of the sentence spell out ("CDD" in "Custom Debian Derivative")."""
+    sw = tu.stopwords()
+    short = {tu.fold(p) for t in tu.tokens(tu.CITE.sub(" ", question)) for p in t.split("-")
+             if 2 <= len(p) <= 6 and p.isalpha() and (p.isupper() or tu.fold(p) not in sw)}
+    return sorted(a for a in short if tu.spells(a, sentence))
+
+
+_TOKEN = re.compile(r"[^\W_][\w.+\-/]*[^\W_]|[^\W_]")
+
+
+@lru_cache(maxsize=1 << 14)
+def new_identifiers(sentence: str, question: str, noun: str = "") -> frozenset:
+    """Names written as code that the question does not have: a word mixing letters and digits ("audit2allow"),
+    joining parts with a dot, an underscore or a slash ("preseed.cfg"), a lowercase word joined by hyphens
+    ("equivs-build", "munin-node"), or the word between a determiner and the noun asked for ("the equivs
+    package" for "which package"; "the configuration file" too: the evidence's score has to tell those apart)."""
+    q = {tu.fold(t) for t in _TOKEN.findall(question)}
+    toks = _TOKEN.findall(tu.CITE.sub(" ", sentence))
+    out = set()
+    for i, t in enumerate(toks):
+        f = tu.fold(t)
+        if f in q or f in tu.stopwords() or not any(c.isalpha() for c in t):
+            continue
+        code = any(c.isdigit() for c in t) or re.search(r"\w[._/]\w", t) is not None or ("-" in t and t.islower())
+        named = (bool(noun) and 0 < i < len(toks) - 1 and tu.fold(toks[i + 1]).rstrip("s") == noun
+                 and tu.fold(toks[i - 1]) in _DETERMINERS)
+        if code or named:
+            out.add(f)
+    return frozenset(out)
+
+
+_DETERMINERS = frozenset({"the", "a", "an", "its", "their", "this"})  # English: Italian puts the name after the noun
+
+
 # "which two networks", "what are the two ...", "name the top three companies", "quali sono le due reti": a number
 # right after the question word (and a few words that may come between) counts the things asked for; it is not a
 # quantity the evidence has to state
@@ -271,6 +335,16 @@ def required_numbers(question: str) -> set[float]:
             continue
         blanked = blanked[:m.start(1)] + " " * (m.end(1) - m.start(1)) + blanked[m.end(1):]
     return tu.numbers(blanked)
+
+
+def prefers(sentence: str, question: str, ask: Ask) -> bool:
+    """The sentence holds the kind of answer preferred (`Ask.code`, `Ask.expands`): a name written as code or a
+    path, or the words spelling out an acronym of the question."""
+    if ask.expands:
+        return bool(_expanded(sentence, question))
+    if ask.code:
+        return bool(new_identifiers(sentence, question, ask.noun)) or bool(_new_paths(sentence, question))
+    return False
 
 
 def holds(sentence: str, question: str, ask: Ask | None = None) -> bool:

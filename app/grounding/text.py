@@ -80,7 +80,7 @@ def content_stems(text: str) -> list[str]:
     return list(_content_stems(text))
 
 
-def _content_tokens(text: str):
+def content_tokens(text: str):
     """(token, folded token) for each token that is not a stop word or a lone letter."""
     sw = stopwords()
     for t in tokens(CITE.sub(" ", text)):
@@ -91,12 +91,12 @@ def _content_tokens(text: str):
 
 @lru_cache(maxsize=8192)  # the same passages and evidence sentences come back question after question
 def _content_stems(text: str) -> tuple[str, ...]:
-    return tuple(stem(t) for t, _ in _content_tokens(text))
+    return tuple(stem(t) for t, _ in content_tokens(text))
 
 
 @lru_cache(maxsize=8192)
 def _content_words(text: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(f for _, f in _content_tokens(text)))
+    return tuple(dict.fromkeys(f for _, f in content_tokens(text)))
 
 
 def content_words(text: str) -> list[str]:
@@ -312,3 +312,24 @@ def cited_numbers(text: str) -> list[int]:
     for m in CITE.finditer(text):
         out.extend(int(x) for x in re.split(r"\s*[,;]\s*", m.group(1)))
     return out
+
+
+def spells(name: str, text: str) -> bool:
+    """`name`'s letters (folded) begin consecutive content words of one clause of `text` ("large language model"
+    for "llm", "Bank of Italy" for "boi"), not initials scattered over the text."""
+    sw = stopwords()
+    for clause in _CLAUSE_END.split(text):
+        run = ""
+        for w in tokens(clause):
+            f = fold(w)
+            if f in _JOINERS:
+                continue
+            run = run + f[:1] if f not in sw else run + " "
+        if name in run:
+            return True
+    return False
+
+
+# where a spelled-out name cannot run on; words an acronym's letters skip ("Bank of Italy", "R and D")
+_CLAUSE_END = re.compile(r"[,;:()\[\]\"“”«»]|\.(?=\s|$)")
+_JOINERS = frozenset({"of", "and", "for", "di", "e", "per"})
