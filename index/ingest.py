@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
-from app.errors import CiteqaError, DocumentError
+from app.errors import CiteqaError, DocumentError, InputError
 from index import language
 from index.catalog import load_catalog
 from index.chunking import Chunk, chunk_spans, make_splitter, split_at
@@ -47,6 +47,7 @@ class FileResult:
     error: str = ""
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (reason, line) for --explain
     warnings: list[str] = field(default_factory=list)  # e.g. invalid bytes replaced, PDF pages without text
+    refused: bool = False  # failed for what the file is (binary, empty, its name): trying again will not help
 
 
 @dataclass
@@ -168,7 +169,8 @@ class Ingestor:
                     continue
                 chunks, meta, res = self.prepare(f, catalogs[path.parent], say)
             except CiteqaError as e:
-                report.files.append(FileResult(path.name, str(path), "failed", error=str(e)))
+                report.files.append(FileResult(path.name, str(path), "failed", error=str(e),
+                                               refused=isinstance(e, InputError)))
                 continue
             except Exception as e:  # noqa: BLE001 - one odd file (a parser bug) must not stop the others
                 report.files.append(FileResult(path.name, str(path), "failed",
@@ -195,13 +197,10 @@ class Ingestor:
             existing: dict[str, DocInfo] = {}
             indexed = self.store.documents()
             known = {f.resolve() for f in files}
-            names = {f.name for f in files}
-            for info in indexed.values():  # keep every document whose file is still there
-                p = Path(info.path)
-                # a file of the same name given now replaces it only with `replace` (else it is refused, and
-                # this one is indexed again)
-                if p.exists() and p.resolve() not in known and not (replace and p.name in names):
-                    files.append(p)
+            # keep every document whose file is still there: indexed again first, so that a file of the same name
+            # given now replaces it only with `replace` (else it is refused), and only once indexed whole
+            files[:0] = [p for p in (Path(i.path) for i in indexed.values() if i.path)
+                         if p.exists() and p.resolve() not in known]
         else:
             existing = build.documents()
         pending: tuple[_Batch, Future] | None = None
@@ -223,8 +222,9 @@ class Ingestor:
             if pending:
                 self._write(*pending, build, report)
         if prune and not rebuild:
+            seen = {f.doc_id for f in report.files if f.status != "failed"}  # found in this run, wherever it was
             for info in existing.values():
-                if info.path and not Path(info.path).exists():
+                if info.path and not Path(info.path).exists() and info.doc_id not in seen:
                     build.drop_document(info.doc_id)
                     report.files.append(FileResult(info.doc_id, info.path, "pruned", info.chunks))
         build.finish()

@@ -878,3 +878,13 @@ def test_what_an_acronym_stands_for_prefers_its_words_spelled_out():
     assert not prefers("An example of a Simple-CDD configuration file is included in the package.", q, ask_of(q))
     ai = "What does AI stand for?"  # a capitalised acronym counts even when it is also a function word ("ai")
     assert prefers("Meta invests in artificial intelligence research.", ai, ask_of(ai))
+
+
+def test_the_marked_quantity_is_the_one_about_the_name_asked():
+    """Of two durations in one sentence, the mark is on the one whose subject the question names."""
+    s = ("Threads crossed 10 million users within seven hours of its launch whereas ChatGPT took seven days to cross "
+         "1 million users.")
+    for q, want in (("How long did it take ChatGPT to get its first million users?", "seven days"),
+                    ("How quickly did Threads cross 10 million users?", "seven hours")):
+        a, b = answer_span(s, q)
+        assert s[a:b] == want, (q, s[a:b])

@@ -249,6 +249,25 @@ def test_a_file_named_like_a_document_from_another_folder_never_silently_replace
     (b / "garden.md").rename(a / "garden.md")
     (a / "garden.md").write_text("# Chess club, moved\n\n" + _text(130, "chess"), "utf-8")
     assert _ingest(settings, [a / "garden.md"]).files[0].status == "updated"
+    # a rebuild whose replacing file fails keeps the indexed document
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "garden.md").write_bytes(b"\x00\x01\x02" * 100)
+    r = _ingest(settings, [tmp_path / "bad" / "garden.md"], rebuild=True, replace=True).files
+    assert {Path(x.path).parent.name: x.status for x in r} == {"bad": "failed", "a": "added"}
+    assert ChromaStore(settings).documents()["garden.md"].title == "Chess club, moved"
+
+
+def test_prune_never_removes_a_document_this_run_found_elsewhere(settings, tmp_path):
+    from index.store import ChromaStore
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "notes.txt").write_text(_text(120, "notes"), "utf-8")
+    assert _ingest(settings, [a]).files[0].status == "added"
+    (b / "notes.txt").write_bytes((a / "notes.txt").read_bytes())  # the folder copied, then the old one removed
+    (a / "notes.txt").unlink()
+    statuses = [x.status for x in _ingest(settings, [b], prune=True).files]
+    assert statuses == ["unchanged"] and "notes.txt" in ChromaStore(settings).documents()
 
 
 # ---- 4. HTML ------------------------------------------------------------------------------------------

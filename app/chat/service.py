@@ -224,13 +224,7 @@ class ChatService:
                 part.replace(dest)
             ok.append(dest)
         if ok:
-            indexed = self._index(ok, progress)
-            for row in indexed:
-                if row["status"] == "failed":
-                    # refused (a binary file, a name indexed from elsewhere ...): the row says why, now; kept, it
-                    # would fail again at every start (`index_leftovers` is for uploads a crash cut off)
-                    (self.uploads_dir / row["file"]).unlink(missing_ok=True)
-            rows += indexed
+            rows += self._index(ok, progress)
         return rows
 
     def index_leftovers(self, progress: Callable[[int, int, str], None] | None = None) -> list[dict]:
@@ -253,6 +247,10 @@ class ChatService:
                 message = "; ".join([message] + f.warnings) if message else "; ".join(f.warnings)
             rows.append({"file": Path(f.path).name or f.doc_id, "status": f.status, "chunks": f.chunks,
                          "message": message})
+            if f.refused and Path(f.path).resolve().parent == self.uploads_dir.resolve():
+                # an upload refused for what it is (a binary file, a name indexed from elsewhere ...): the row says
+                # why, now; kept, it would fail again at every start (what failed otherwise is retried then)
+                Path(f.path).unlink(missing_ok=True)
         for note in report.skipped:
             name, _, why = note.partition(": ")
             rows.append({"file": Path(name).name, "status": "failed", "chunks": 0,

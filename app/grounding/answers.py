@@ -69,10 +69,15 @@ def answer_span(sentence: str, question: str, ask: Ask | None = None) -> tuple[i
 
 
 def _quantity_span(sentence: str, question: str, ask) -> tuple[int, int] | None:
+    """The asked-for quantity's words: of those with the unit asked, the first whose subject (the name before it in
+    its clause, text.quantity_subjects) is one the question names ("how long did ChatGPT take": "seven days" in
+    "Threads crossed ... within seven hours whereas ChatGPT took seven days"), else the first."""
     q_vals = tu.numbers(question) | {float(t) for t in tu.tokens(question) if t.replace(".", "", 1).isdigit()}
     spans = tu.token_spans(sentence)
     found = tu._quantities_at(sentence)
-    best = None
+    about = tu.entities(question)
+    subjects = tu.quantity_subjects(sentence) if about else {}
+    fitting, best = [], None
     for idx, (val, unit) in found:
         if val in q_vals:
             continue
@@ -85,6 +90,8 @@ def _quantity_span(sentence: str, question: str, ask) -> tuple[int, int] | None:
             end_idx += 1
         cand = (spans[idx][1], spans[end_idx][2])
         if fits:
-            return cand
+            if subjects.get((val, unit), set()) & about:
+                return cand
+            fitting.append(cand)
         best = best or cand
-    return best
+    return fitting[0] if fitting else best

@@ -175,7 +175,12 @@ def ask_of(question: str) -> Ask:
     if _EXPANSION_CUE.search(q):
         return replace(ask, expands=True)
     m = _CODE_CUE.search(q)
-    return replace(ask, code=True, noun=tu.fold(m.group(1) or m.group(2)).rstrip("s")) if m else ask
+    return replace(ask, code=True, noun=_singular(tu.fold(m.group(1) or m.group(2)))) if m else ask
+
+
+def _singular(noun: str) -> str:
+    """"directories" -> "directory", "packages" -> "package" (the nouns of `_CODE_CUE`, compared word by word)."""
+    return noun[:-3] + "y" if noun.endswith("ies") else noun[:-1] if noun.endswith("s") else noun
 
 
 def _kind_asked(question: str) -> Ask:
@@ -294,14 +299,17 @@ def new_identifiers(sentence: str, question: str, noun: str = "") -> frozenset:
         f = tu.fold(t)
         if f in q or f in tu.stopwords() or not any(c.isalpha() for c in t):
             continue
-        code = any(c.isdigit() for c in t) or re.search(r"\w[._/]\w", t) is not None or ("-" in t and t.islower())
-        named = (bool(noun) and 0 < i < len(toks) - 1 and tu.fold(toks[i + 1]).rstrip("s") == noun
+        parts = t.split("-")
+        code = ((any(c.isdigit() for c in t) and not _ORDINAL.fullmatch(t)) or re.search(r"\w[._/]\w", t) is not None
+                or (len(parts) > 1 and t.islower() and not any(tu.fold(x) in tu.stopwords() for x in parts)))
+        named = (bool(noun) and 0 < i < len(toks) - 1 and _singular(tu.fold(toks[i + 1])) == noun
                  and tu.fold(toks[i - 1]) in _DETERMINERS)
         if code or named:
             out.add(f)
     return frozenset(out)
 
 
+_ORDINAL = re.compile(r"\d+(?:s|st|nd|rd|th|°|[ºª])", re.I)  # "1980s", "2nd": a number, not a name
 _DETERMINERS = frozenset({"the", "a", "an", "its", "their", "this"})  # English: Italian puts the name after the noun
 
 
