@@ -201,8 +201,9 @@ class Engine:
         """Names a question may use that its evidence's passage need not hold: the documents' titles' and authors'
         (a question may point at a document by them), and the names that at least `policy.common_name_share` of
         the documents (two or more) mention, the corpus's own subject ("Debian" and its running example "Falcot" in
-        the Debian handbook), when the evidence's documents (`doc_ids`) mention them too. A name that few documents mention still has
-        to be in the passage: a near miss about another product ("Gemini") is refused by it."""
+        the Debian handbook), when the evidence's documents (`doc_ids`) mention them too. A name that few
+        documents mention still has to be in the passage: a near miss about another product ("Gemini") is refused
+        by it."""
         cat = self._catalog()
         if cat.common is None:
             per_doc: dict[str, set[str]] = {}
@@ -476,12 +477,14 @@ class Engine:
                 decided["ask"] = self.asked(clean_q, lang)
             return decided["ask"]
 
+        def answered() -> bool:
+            return any(answers(k.text, clean_q, p, ask=asked()) for k in kept)
+
         def stands() -> bool:
             if "best" not in decided:
                 decided["best"] = best_answering(prompt_ev, lang, p, clean_q, asked(), known)
             best = decided["best"]
-            return (best is not None and best.n in rests_on
-                    and any(answers(k.text, clean_q, p, ask=asked()) for k in kept))
+            return best is not None and best.n in rests_on and answered()
 
         def ready() -> Iterator[Event]:
             nonlocal shown
@@ -519,9 +522,8 @@ class Engine:
             # no kept sentence holds what was asked, or none rests on the best evidence that does (the small
             # default model often copies a weaker sentence, and binds it wrongly), or no evidence holds it about
             # the names the question asks about: quote the evidence instead, or refuse
+            why = "rests on weaker evidence than the best that answers" if answered() else "does not answer what was asked"
             ask = asked()
-            answered = any(answers(k.text, clean_q, p, ask=ask) for k in kept)
-            why = "rests on weaker evidence than the best that answers" if answered else "does not answer what was asked"
             for k in kept:
                 k.supported, k.dropped_reason, k.cited = False, why, []
             dropped += kept

@@ -272,7 +272,7 @@ def _timed(fn, *args):
     return out, time.perf_counter() - t0
 
 
-def _same_name(path: Path, f, old: DocInfo | None, replace: bool) -> None:
+def _same_name(path: Path, f: LoadedFile, old: DocInfo | None, replace: bool) -> None:
     """Refuse, unless `replace`, a file whose name (its document id) the indexed document's file holds, when that
     file still exists and says something else (a moved or renamed folder updates freely; a copy is unchanged)."""
     if replace or old is None or not old.path or old.hash == f.sha256:

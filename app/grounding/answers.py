@@ -11,7 +11,7 @@ import re
 
 from app.grounding import text as tu
 from app.grounding.policy import GroundingPolicy
-from app.grounding.question import Ask, new_identifiers, ask_of, date_words, holds, other_version
+from app.grounding.question import Ask, ask_of, date_words, holds, new_identifiers, other_version
 
 _WORD = re.compile(r"[^\W_][\w'’\-.,%]*[^\W_%]|[^\W_]|\d+%?", re.UNICODE)
 

@@ -235,16 +235,16 @@ class SupportChecker:
         lent = {tu.stem(t) for t in tu.tokens(context) if tu.entity_key(t) in tu.entities(context)} if context else set()
         prec = self.precision(sentence, passage, lent)
         if question:
-            # what the sentence adds beyond the question must come from the passage
-            new = tu.beyond(sentence, question)
+            # what the sentence adds beyond the question must come from the passage ...
+            asked = set(tu.content_stems(question))
+            words = [(t, f, tu.stem(t)) for t, f in tu.content_tokens(sentence)]
+            new = [st for _, _, st in words if st not in asked]
             have = set(tu.content_stems(passage)) | lent
             if new and sum(t in have for t in new) / len(new) < p.min_added_in_passage:
                 return w * prec, "what it adds to the question is not in the passage"
-            # and what it takes from the question too: "X is the mayor of Bristol" over "X stands in Bristol"
-            # borrows "mayor" from the question alone (the words that name the document aside)
-            asked = set(tu.content_stems(question))
-            borrowed = [t for t, f in tu.content_tokens(sentence)
-                        if tu.stem(t) in asked and tu.stem(t) not in have and f not in DOC_WORDS]
+            # ... and so must what it takes from the question: "X is the mayor of Bristol" over "X stands in
+            # Bristol" borrows "mayor" from the question alone (the words that name the document aside)
+            borrowed = [t for t, f, st in words if st in asked and st not in have and f not in DOC_WORDS]
             if borrowed:
                 return w * prec, f"takes '{borrowed[0]}' from the question; the passage does not say it"
         if prec < p.min_precision:

@@ -293,15 +293,16 @@ def new_identifiers(sentence: str, question: str, noun: str = "") -> frozenset:
     ("equivs-build", "munin-node"), or the word between a determiner and the noun asked for ("the equivs
     package" for "which package"; "the configuration file" too: the evidence's score has to tell those apart)."""
     q = {tu.fold(t) for t in _TOKEN.findall(question)}
+    sw = tu.stopwords()
     toks = _TOKEN.findall(tu.CITE.sub(" ", sentence))
     out = set()
     for i, t in enumerate(toks):
         f = tu.fold(t)
-        if f in q or f in tu.stopwords() or not any(c.isalpha() for c in t):
+        if f in q or f in sw or not any(c.isalpha() for c in t):
             continue
         parts = t.split("-")
         code = ((any(c.isdigit() for c in t) and not _ORDINAL.fullmatch(t)) or re.search(r"\w[._/]\w", t) is not None
-                or (len(parts) > 1 and t.islower() and not any(tu.fold(x) in tu.stopwords() for x in parts)))
+                or (len(parts) > 1 and t.islower() and not any(tu.fold(x) in sw for x in parts)))
         named = (bool(noun) and 0 < i < len(toks) - 1 and _singular(tu.fold(toks[i + 1])) == noun
                  and tu.fold(toks[i - 1]) in _DETERMINERS)
         if code or named:
