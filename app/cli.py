@@ -39,8 +39,9 @@ def common_parent() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace):
-    return load_settings(**{dest: getattr(args, dest, None) for _, dest, _, _ in SETTING_FLAGS}
-                         | {k: getattr(args, k) for k in ("host", "port", "api_key") if getattr(args, k, None) is not None})
+    given = {k: getattr(args, k) for k in ("host", "port", "api_key") if getattr(args, k, None) is not None}
+    return load_settings(frozenset(dest for _, dest, _, _ in SETTING_FLAGS) | set(given),
+                         **{dest: getattr(args, dest, None) for _, dest, _, _ in SETTING_FLAGS} | given)
 
 
 def _engine(settings):

@@ -103,16 +103,19 @@ class Settings(BaseSettings):
         return self.data_dir / "chroma"
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build Settings; CLI flags come in as overrides (None means 'not given')."""
+def load_settings(flags: frozenset[str] | set[str] = frozenset(), **overrides: Any) -> Settings:
+    """Build Settings; CLI flags come in as overrides (None means 'not given'). `flags`: the settings the caller
+    takes as command-line flags, named in an error about one of them."""
+    named = os.environ.get(CONFIG_FILE_ENV)
+    if named and not Path(named).is_file():
+        raise ConfigError(f"{CONFIG_FILE_ENV}={named}: no such settings file (fix the path or unset {CONFIG_FILE_ENV})")
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "settings"
-        raise ConfigError(
-            f"setting '{field}': {err['msg']} (check citeqa.toml, CITEQA_{field.upper()} or --{field.replace('_', '-')})"
-        ) from None
+        where = f"citeqa.toml, CITEQA_{field.upper()}" + (f" or --{field.replace('_', '-')}" if field in flags else "")
+        raise ConfigError(f"setting '{field}': {err['msg']} (check {where})") from None
     except Exception as e:  # a malformed citeqa.toml
         raise ConfigError(f"cannot read settings: {e} (fix citeqa.toml or {CONFIG_FILE_ENV})") from None

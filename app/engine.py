@@ -65,6 +65,8 @@ class _Catalog:
     main_language: str  # the language most documents are in ("" for none)
     common: dict | None = field(default=None, compare=False)  # doc id -> the names most documents mention that it does
     foreign_names: frozenset | None = field(default=None, compare=False)  # kept untranslated in their sentences
+    name_forms: dict | None = field(default=None, compare=False)  # lower-cased word -> how the documents write it as a name
+    vocabulary: frozenset = field(default=frozenset(), compare=False)  # every word of the documents, in lower case
 
 
 class Engine:
@@ -196,6 +198,25 @@ class Engine:
     # ---- the steps of one answer ---------------------------------------------------------------
     def _profiles(self) -> dict[str, DocProfile]:
         return self._catalog().profiles
+
+    def names_as_written(self, question: str) -> str:
+        """The question with its names written as the documents write them: the words it writes in lower case (or
+        all in capitals) that the documents write as names (text.truecase), and a name no document holds that is
+        one slip from one they write (text.respell). What the evidence must be about does not depend on the
+        user's shift key or a typo."""
+        if not question:
+            return question
+        self.retriever.refresh()  # first: the catalog is derived from the table it loads
+        nodes = self.retriever.nodes
+        cat = self._catalog()
+        p = self.policy
+        if cat.name_forms is None:
+            counts = tu.casing_counts((n.get_content() for n in nodes), p.heading_min_words, p.heading_case_share)
+            cat.name_forms = tu.name_forms(counts, p.name_case_min, p.name_case_share)
+            cat.vocabulary = tu.vocabulary([*(n.get_content() for n in nodes),
+                                            *(f"{i.title} {i.author} {d}" for d, i in cat.docs.items())])
+        return tu.respell(tu.truecase(question, cat.name_forms), cat.name_forms, cat.vocabulary, p.respell_min_len,
+                          p.respell_long_len)
 
     def unrequired_names(self, doc_ids=()) -> frozenset:
         """Names a question may use that its evidence's passage need not hold: the documents' titles' and authors'
@@ -348,8 +369,10 @@ class Engine:
         t0 = time.perf_counter()
         question = self.validate(question)
         lang = conversation_language(question, history)
-        clean_q = " ".join(sent for sent, _, _ in tu.sentences(question) if not tu.is_injection(sent)).strip()
-        search_q = self.condense(clean_q, history) if (history and clean_q) else clean_q
+        # instructions are not what is asked: those hidden to subvert the answer, and those on its form
+        clean_q = self.names_as_written(" ".join(sent for sent, _, _ in tu.sentences(question)
+                                                 if not (tu.is_injection(sent) or tu.is_how_to_answer(sent))).strip())
+        search_q = self.condense(clean_q, [(self.names_as_written(q), a) for q, a in history]) if (history and clean_q) else clean_q
         timings = Timings()
 
         ref = DocRef(remainder=search_q)

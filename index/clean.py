@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 _TERMINAL = re.compile(r"[.!?…»”\"')\]]\s*$")
+_QUESTION = re.compile(r"\?[»”\"')\]]*\s*$")
 _PROMO = re.compile(  # "©" is matched apart (no word boundary before it)
     r"\b(subscribe|newsletter|sign up|sign in|log ?in|download (the|our)|inbox|related posts?|read more|"
     r"follow us|cookies?|copyright|all rights reserved|privacy policy|terms of (use|service)|advertis|sponsored|"
@@ -74,7 +75,10 @@ def split_lines(text: str) -> list[Line]:
     return lines
 
 
-def classify(text: str) -> list[Line]:
+def classify(text: str, content_lines: frozenset[int] = frozenset()) -> list[Line]:
+    """Each line kept or dropped with its reason. `content_lines`: the start offsets of lines the document's
+    structure says are content (an HTML or Markdown list item or table row that is not a link): only the promo and
+    share patterns drop those, not their length or a "|"."""
     lines = split_lines(text)
     content = [ln for ln in lines if ln.text.strip()]
     seen: dict[str, int] = {}
@@ -87,12 +91,20 @@ def classify(text: str) -> list[Line]:
             ln.keep, ln.reason = False, "share/comment widget"
         elif _words(s) < 30 and (_PROMO.search(s) or "©" in s):  # word counts first: the patterns never scan long lines
             ln.keep, ln.reason = False, "newsletter/promo/menu"
+        elif ln.start in content_lines:
+            continue
         elif _words(s) < 25 and _EVENT.search(s) and not _is_sentence(s):
             ln.keep, ln.reason = False, "event listing/date line"
         elif _is_short(s):
             ln.keep, ln.reason = False, "short line (menu, heading or caption)"
         elif seen[s.lower()] > 1 and _words(s) < 15:
             ln.keep, ln.reason = False, "repeated line"
+    # an FAQ's short answer to the question on the line before it ("Which VPN client do we use?" "We use
+    # WireGuard.") is content, not a caption
+    for prev, ln in zip(content, content[1:]):
+        if (not ln.keep and ln.reason.startswith("short line") and prev.keep and _QUESTION.search(prev.text)
+                and _TERMINAL.search(ln.text) and _words(ln.text) >= 2):
+            ln.keep, ln.reason = True, ""
     # Trailing page furniture: after the last run of two consecutive kept paragraphs, a tail in which
     # dropped lines outnumber kept ones (related posts, promo blurbs, navigation) goes too, except paragraphs of
     # prose (two or more finished sentences): an author's bio says what readers ask ("what is the writer
@@ -105,7 +117,7 @@ def classify(text: str) -> list[Line]:
         tail = content[last_run_end + 1:]
         if tail and sum(not ln.keep for ln in tail) > sum(ln.keep for ln in tail):
             for ln in tail:
-                if ln.keep and not _is_prose(ln.text):
+                if ln.keep and not _is_prose(ln.text) and ln.start not in content_lines:
                     ln.keep, ln.reason = False, "trailing page furniture (bio, related, promo)"
     for ln in lines:
         if not ln.text.strip():
@@ -113,9 +125,9 @@ def classify(text: str) -> list[Line]:
     return lines
 
 
-def kept_spans(text: str) -> tuple[list[tuple[int, int]], list[Line]]:
-    """Maximal runs of kept content lines as (start, end) offsets, and the dropped lines."""
-    lines = classify(text)
+def kept_spans(text: str, content_lines: frozenset[int] = frozenset()) -> tuple[list[tuple[int, int]], list[Line]]:
+    """Maximal runs of kept content lines as (start, end) offsets, and the dropped lines (`classify`)."""
+    lines = classify(text, content_lines)
     spans: list[tuple[int, int]] = []
     cur: list[int] | None = None
     for ln in lines:
@@ -133,11 +145,38 @@ def kept_spans(text: str) -> tuple[list[tuple[int, int]], list[Line]]:
     return spans, [ln for ln in lines if not ln.keep]
 
 
+_BYLINE = re.compile(r"^\s*(?:by|written\s+by|author|di|scritto\s+da|autore)\s*:?\s+"
+                     r"((?:[A-ZÀ-Ý][\w'’.\-]+\s*){2,4}(?:(?:and|e|&)\s+(?:[A-ZÀ-Ý][\w'’.\-]+\s*){2,4})?)\s*$", re.I)
+
+
+def byline(text: str, lines: int = 12) -> str:
+    """The author a byline near the top names ("By Rosa Bellini", "Di Mario Rossi"): the document's author when no
+    catalog gives one. Two to four capitalised words (or two such names joined by "and"), nothing else on the line."""
+    seen = 0
+    for ln in split_lines(text):
+        if not ln.text.strip():
+            continue
+        m = _BYLINE.match(ln.text)
+        if m and all(w[0].isupper() for w in m.group(1).split() if w.lower() not in ("and", "e", "&")):
+            return " ".join(m.group(1).split())
+        seen += 1
+        if seen >= lines:
+            break
+    return ""
+
+
 def title_guess(text: str) -> str:
-    """First heading-like line (short, no final period) or the first words of the text."""
-    for ln in split_lines(text)[:15]:
+    """First heading-like line (short, no final period; or a first line standing alone as a paragraph, its period
+    dropped: "The history of the lighthouse at Cape Moreno.") or the first words of the text."""
+    lines = split_lines(text)
+    for i, ln in enumerate(lines[:15]):
         s = ln.text.strip()
-        if 3 <= _words(s) <= 16 and not _TERMINAL.search(s) and not _PROMO.search(s) and not _SHARE.match(s) and "banner" not in s.lower():
+        if not (3 <= _words(s) <= 16) or _PROMO.search(s) or _SHARE.match(s) or "banner" in s.lower():
+            continue
+        if not _TERMINAL.search(s):
             return s
+        alone = not any(x.text.strip() for x in lines[:i]) and (i + 1 == len(lines) or not lines[i + 1].text.strip())
+        if alone and s.endswith(".") and s.count(". ") == 0:
+            return s[:-1]
     first = " ".join(text.split()[:10])
     return first + ("…" if len(text.split()) > 10 else "")

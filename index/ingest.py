@@ -19,9 +19,9 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from app.errors import CiteqaError, DocumentError, InputError
 from index import language
-from index.catalog import load_catalog
+from index.catalog import FIELDS, catalog_warnings, load_catalog
 from index.chunking import Chunk, chunk_spans, make_splitter, split_at
-from index.clean import kept_spans, title_guess
+from index.clean import byline, kept_spans, title_guess
 from index.documents import DocInfo, save_text
 from index.embedders import Embedder, make_embedder
 from index.loaders import LoadedFile, find_files, load_file
@@ -123,7 +123,7 @@ class Ingestor:
                 ) -> tuple[list[Chunk], dict, FileResult]:
         """Clean and chunk one file: (chunks, metadata shared by its chunks, its result row)."""
         say("clean")
-        spans, dropped = kept_spans(f.text)
+        spans, dropped = kept_spans(f.text, f.content_lines)
         say("chunk")
         chunks = chunk_spans(f.text, split_at(spans, f.page_starts[1:]), self.splitter)
         if not chunks:
@@ -137,7 +137,7 @@ class Ingestor:
             n += len(c.text) + 1
         lang = entry.get("language") or language.detect(" ".join(sample))
         title = entry.get("title") or f.title or title_guess(f.text)
-        meta = {"doc_id": f.doc_id, "title": title, "author": entry.get("author", ""), "language": lang,
+        meta = {"doc_id": f.doc_id, "title": title, "author": entry.get("author") or byline(f.text), "language": lang,
                 "doc_hash": f.sha256, "n_chunks": len(chunks), "path": str(f.path.resolve()), "kind": f.kind,
                 "ingested_at": time.time()}
         if f.page_starts:
@@ -160,14 +160,20 @@ class Ingestor:
             try:
                 say("read")
                 f = load_file(path)
+                notes: list[str] = []
                 if path.parent not in catalogs:
                     catalogs[path.parent] = load_catalog(path.parent)
+                    notes = catalog_warnings(path.parent, catalogs[path.parent])  # told once, with its first file
                 old = existing.get(f.doc_id)
                 _same_name(path, f, indexed.get(f.doc_id), replace)
-                if old and old.hash == f.sha256:
-                    report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language, old.title))
+                entry = catalogs[path.parent].get(f.doc_id, {})
+                if old and old.hash == f.sha256 and all(entry.get(k, getattr(old, k)) == getattr(old, k) for k in FIELDS):
+                    # (an edited catalog entry re-indexes its document, with the new title, author or language)
+                    report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language,
+                                                   old.title, warnings=notes))
                     continue
                 chunks, meta, res = self.prepare(f, catalogs[path.parent], say)
+                res.warnings += notes
             except CiteqaError as e:
                 report.files.append(FileResult(path.name, str(path), "failed", error=str(e),
                                                refused=isinstance(e, InputError)))

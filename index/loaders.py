@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import re
@@ -34,6 +35,8 @@ class LoadedFile:
     kind: str
     title: str = ""  # from the document itself (HTML <title>/<h1>), when it has one
     page_starts: list[int] = field(default_factory=list)  # PDF: offset of each page's text
+    content_lines: frozenset[int] = frozenset()  # HTML/Markdown: offsets of lines its structure says are content
+                                                 # (list items and table rows that are not links), kept by the cleaner
     warnings: list[str] = field(default_factory=list)  # one line each, shown beside the file's result
 
     def page_at(self, offset: int) -> int:
@@ -75,6 +78,12 @@ def find_files(paths: list[Path]) -> tuple[list[Path], list[str], list[tuple[Pat
 
 
 def _decode(path: Path, raw: bytes, notes: list[str]) -> str:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # UTF-16 with its byte-order mark: what Windows Notepad ("Unicode") and PowerShell's `>` write
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise DocumentError(f"{path}: starts like UTF-16 text but does not decode as UTF-16; save it as UTF-8") from None
     if b"\x00" in raw[:8192]:
         raise DocumentError(f"{path}: looks like a binary file, not text (give a .txt, .md, .html or .pdf document)")
     try:
@@ -103,21 +112,49 @@ _BLOCKS = {"p", "li", "ul", "ol", "dl", "dt", "dd", "td", "th", "tr", "table", "
            "figcaption", "address", "hr", "details", "summary", "body", "html", "center", "fieldset", "legend"}
 
 
-def _markdown_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str]:
+def _markdown_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str, frozenset[int]]:
     """(text with one block per line, title): Markdown rendered by markdown-it-py (CommonMark, with tables) and
     read like HTML, so that quotes and titles carry no markup ("# Title", "**five hours**", "- item", links'
     URLs); the title is the first heading."""
     from markdown_it import MarkdownIt
 
     html = MarkdownIt("commonmark").enable("table").render(_decode(path, raw, notes))
-    text, _ = _html_text(path, html.encode("utf-8"), [])
+    text, _, content = _html_text(path, html.encode("utf-8"), [])
     h1 = re.search(r"<h[1-6][^>]*>(.*?)</h[1-6]>", html, re.S)
     title = " ".join(re.sub(r"<[^>]+>", " ", h1.group(1)).split()) if h1 else ""
-    return text, title
+    return text, title, content
 
 
-def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str]:
-    """(text with one block per line, title)."""
+LINK_SHARE = 0.5  # a list item or table row with at least this share of its text in links is navigation
+
+
+def _structured(soup) -> set[int]:
+    """The list items and table rows that are content, not navigation: less than LINK_SHARE of their text in
+    links. A table row becomes one line, its cells joined by " | " ("Laptop | replaced every 3 years"); the ids of
+    the tags whose line is content are returned (the cleaner keeps those lines, however short)."""
+    from bs4.element import NavigableString
+
+    keep: set[int] = set()
+    for tr in soup.find_all("tr"):
+        cells = [" ".join(c.get_text(" ").split()) for c in tr.find_all(["td", "th"], recursive=False)]
+        cells = [c for c in cells if c]
+        if not cells:
+            continue
+        links = sum(len(" ".join(a.get_text(" ").split())) for a in tr.find_all("a"))
+        tr.clear()
+        tr.append(NavigableString(" | ".join(cells)))
+        if links < LINK_SHARE * len(" | ".join(cells)):
+            keep.add(id(tr))
+    for li in soup.find_all("li"):
+        text = " ".join(li.get_text(" ").split())
+        links = sum(len(" ".join(a.get_text(" ").split())) for a in li.find_all("a"))
+        if text and links < LINK_SHARE * len(text):
+            keep.add(id(li))
+    return keep
+
+
+def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str, frozenset[int]]:
+    """(text with one block per line, title, offsets of the lines that are content by structure)."""
     from bs4 import BeautifulSoup
     from bs4.element import NavigableString, PreformattedString, Tag
 
@@ -129,12 +166,17 @@ def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str]:
         title = " ".join(h1.get_text(" ").split())
     for tag in soup(_DROP):
         tag.decompose()
+    structured = _structured(soup)
     lines: list[str] = []
+    content: set[int] = set()  # indexes into lines
     buf: list[str] = []
+    inside: list[int] = []  # the structured tags the walk is in
 
     def flush() -> None:
         line = " ".join("".join(buf).split())
         if line:
+            if inside:
+                content.add(len(lines))
             lines.append(line)
         buf.clear()
 
@@ -142,8 +184,10 @@ def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str]:
     stack: list = [soup]
     while stack:  # depth-first without recursion: deeply nested pages are common
         node = stack.pop()
-        if node is end:
+        if isinstance(node, tuple):  # (end, tag): leaving a block
             flush()
+            if node[1] in structured:
+                inside.pop()
         elif isinstance(node, PreformattedString):  # comments, doctype, CDATA
             continue
         elif isinstance(node, NavigableString):
@@ -154,10 +198,16 @@ def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str]:
                 continue
             if node.name in _BLOCKS:
                 flush()
-                stack.append(end)
+                stack.append((end, id(node)))
+                if id(node) in structured:
+                    inside.append(id(node))
             stack.extend(reversed(node.contents))
     flush()
-    return "\n".join(lines), title
+    starts, pos = [], 0
+    for line in lines:
+        starts.append(pos)
+        pos += len(line) + 1
+    return "\n".join(lines), title, frozenset(starts[i] for i in content)
 
 
 @contextmanager
@@ -228,11 +278,11 @@ def load_file(path: Path) -> LoadedFile:
         raise DocumentError(f"{path}: cannot read ({e.strerror or e})") from None
     kind = path.suffix.lower().lstrip(".")
     notes: list[str] = []
-    title, page_starts = "", []
+    title, page_starts, content = "", [], frozenset()
     if kind in ("html", "htm"):
-        text, title = _html_text(path, raw, notes)
+        text, title, content = _html_text(path, raw, notes)
     elif kind in ("md", "markdown"):
-        text, title = _markdown_text(path, raw, notes)
+        text, title, content = _markdown_text(path, raw, notes)
     elif kind == "pdf":
         if not raw.startswith(b"%PDF"):
             raise DocumentError(f"{path}: not a PDF file (it does not start with %PDF)")
@@ -244,4 +294,4 @@ def load_file(path: Path) -> LoadedFile:
     if len(text.split()) < 3:
         raise DocumentError(f"{path}: the document has almost no text ({len(text.split())} words); nothing to index")
     return LoadedFile(path=path, doc_id=path.name, text=text, sha256=hashlib.sha256(raw).hexdigest(), kind=kind,
-                      title=title, page_starts=page_starts, warnings=notes)
+                      title=title, page_starts=page_starts, content_lines=content, warnings=notes)

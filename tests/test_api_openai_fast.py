@@ -138,6 +138,9 @@ def test_refusal_is_marked_and_streamed_whole():
     # the passages the refusal text points to are in the response, located in their documents
     assert [(p["doc_id"], p["start"], p["end"]) for p in d["closest_passages"]] == [(D0, 0, 25), (D0, 100, 125),
                                                                                      (D0, 200, 225)]
+    # ... and listed in the text, which says they are listed below (a new user's trial: nothing was)
+    content = d["choices"][0]["message"]["content"]
+    assert all(f"Passage {i} about Threads." in content for i in range(3)) and "Passage 3" not in content
     events = sse(ask(c, messages=q, stream=True))
     text = "".join(ch["choices"][0]["delta"].get("content") or "" for ch in events[:-1])
     assert text == d["choices"][0]["message"]["content"] and events[-2]["refused"] is True

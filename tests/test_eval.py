@@ -465,6 +465,9 @@ def test_questions_about_a_document_weigh_in_the_ranking_fit():
         def asked(self, q, lang):
             return Ask()
 
+        def names_as_written(self, q):
+            return q
+
     items = [QAItem("users-1", "How many users did Threads reach?", ["10 million"], ["a.txt"])] * 4 + [
         QAItem("lang-1", "What language is the translated version of the Threads article in?", ["Italian"],
                ["transl.txt"])] * 2

@@ -381,6 +381,67 @@ def test_metadata_questions_are_recognised_and_answered_from_the_byline():
     assert ev.text == bio
 
 
+def test_a_name_typed_in_lower_case_is_read_as_the_name_the_documents_write():
+    """People type names in lower case ("why is elon suing meta?"); what the evidence must be about should not
+    depend on the shift key. A word is a name when the documents write it capitalised inside their sentences."""
+    docs = ["Now, Elon Musk is suing Meta for copying its platform, and Musk wants damages.\n"
+            "Reporters said that Elon copied the threads of the story from Twitter, and Twitter and Meta agreed.\n"
+            "Meta sells threads, and the threads are blue.\n"
+            "# Building The Threads Of Meta Here\n"
+            "Read “Building a Package” first, and see “Building the Kernel” too.\n"
+            "Building starts early. Building ends late."]
+    forms = tu.name_forms(tu.casing_counts(docs, POLICY.heading_min_words, POLICY.heading_case_share),
+                          POLICY.name_case_min, POLICY.name_case_share)
+    assert tu.truecase("why is elon musk suing meta over twitter?", forms) == "why is Elon Musk suing Meta over Twitter?"
+    # written in lower case too ("threads"), or only where any word is
+    # capitalised: a heading, a quoted title, a sentence's first word
+    assert "building" in tu.truecase("what are threads for when building?", forms)
+    assert "threads" in tu.truecase("what are threads for when building?", forms)
+    assert tu.truecase("What did Musk say?", forms) == "What did Musk say?"  # what the user capitalised stays
+    assert tu.truecase("WHY IS ELON SUING META?", forms) == "Why is Elon suing Meta?"  # typed in capitals
+
+
+def test_a_misspelt_name_is_read_as_the_name_the_documents_write():
+    """"What did Zuckerburg say?" was refused: no passage mentions "zuckerburg". A name no document holds, one
+    slip from exactly one name they write, is that name; a short one ("Mata") or one as near two names is left."""
+    docs = ["Now, Mark Zuckerberg said that Meta and Microsoft work with Gemini, and Zuckerberg and Meta agreed.\n"
+            "Reporters said that Microsoft and Gemini and Gemina are rivals, and Gemina won."]
+    forms = tu.name_forms(tu.casing_counts(docs, POLICY.heading_min_words, POLICY.heading_case_share),
+                          POLICY.name_case_min, POLICY.name_case_share)
+    vocab = tu.vocabulary(docs)
+
+    def fix(q: str) -> str:
+        return tu.respell(q, forms, vocab, POLICY.respell_min_len, POLICY.respell_long_len)
+
+    assert fix("What did Zuckerburg say about Mircosoft?") == "What did Zuckerberg say about Microsoft?"
+    assert fix("What did Zukcerbreg say?") == "What did Zuckerberg say?"  # two slips in a long name
+    assert fix("Does Mata own it?") == "Does Mata own it?"  # too short to guess
+    assert fix("Is Geminu open?") == "Is Geminu open?"  # as near "Gemini" as "Gemina": no guess
+    assert fix("Is Gemina open?") == "Is Gemina open?"  # a name the documents hold is never changed
+    assert fix("Who is Oracle's boss?") == "Who is Oracle's boss?"  # nothing near
+    assert fix("Per the Geminis3 post?") == "Per the Geminis3 post?"  # a number makes another name
+
+
+def test_a_question_in_a_document_is_never_evidence_but_its_short_answer_is():
+    """A new user's trial: "Which VPN do we use?" was answered by quoting the FAQ's own question, "Which VPN
+    client do we use?"; the answer, "We use WireGuard.", was too short to be evidence."""
+    from app.grounding.evidence import candidates
+
+    src = source("faq.md", "Which VPN client do we use?\nWe use WireGuard.\nPrinters are on the fourth floor.")
+    got = {c.text: c.context for c in candidates([src], POLICY)}
+    assert "Which VPN client do we use?" not in got
+    assert got.get("We use WireGuard.") == "Which VPN client do we use?"
+    assert "Printers are on the fourth floor." in got
+
+
+def test_an_instruction_on_how_to_answer_is_told_apart_from_a_question():
+    assert tu.is_how_to_answer("Answer in French.") and tu.is_how_to_answer("Please reply briefly.")
+    assert tu.is_how_to_answer("Rispondi in breve.")
+    assert not tu.is_how_to_answer("Answer: who founded Meta?")  # it asks
+    assert not tu.is_how_to_answer("Answer the question of how Meta funds the training of its largest models.")
+    assert not tu.is_how_to_answer("Who answered the call?")
+
+
 # ---- evidence and answer-or-refuse ---------------------------------------------------------------------------
 def test_the_sentence_that_holds_the_asked_quantity_ranks_first(checker):
     text = ("Meta launched Threads as a rival to Twitter. " + THREADS + " Users cannot delete their Threads accounts "

@@ -220,6 +220,27 @@ def test_a_missing_path_fails_alone_and_the_other_files_are_stored(settings, tmp
     assert list(ChromaStore(settings).documents()) == ["good.txt"]
 
 
+def test_a_catalog_entry_is_applied_when_edited_and_a_wrong_one_is_told(settings, tmp_path):
+    """A new user's trial: `[handbook]` instead of `["handbook.md"]` was ignored silently, and after fixing it
+    `ingest` said "unchanged" and kept no author until `--rebuild`."""
+    from index.store import ChromaStore
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "handbook.md").write_text(_text(200, "handbook"), "utf-8")
+    (docs / "catalog.toml").write_text('[handbook]\nauthor = "Ann Lee"\n', "utf-8")
+    report = _ingest(settings, [docs])
+    (row,) = report.files
+    assert row.status == "added" and any("[\"handbook\"] names no file" in w for w in row.warnings), row.warnings
+    assert ChromaStore(settings).documents()["handbook.md"].author == ""
+    (docs / "catalog.toml").write_text('["handbook.md"]\nauthor = "Ann Lee"\nauthr = "x"\n', "utf-8")
+    (row,) = _ingest(settings, [docs]).files
+    assert row.status == "updated" and any("authr is not a catalog field" in w for w in row.warnings), row
+    assert ChromaStore(settings).documents()["handbook.md"].author == "Ann Lee"
+    (row,) = _ingest(settings, [docs]).files
+    assert row.status == "unchanged"
+
+
 def test_a_file_named_like_a_document_from_another_folder_never_silently_replaces_it(settings, tmp_path):
     """Document ids are file names: another folder's garden.md is refused with what to do, the indexed one
     stays; --replace lets it in; a moved file (the indexed one gone) updates as before."""
@@ -287,6 +308,39 @@ def test_html_inline_elements_never_split_text_and_blocks_do(tmp_path):
     spans, _ = kept_spans(f.text)
     kept = " ".join(f.text[s:e] for s, e in spans)
     assert "The capital of Freedonia is Fredville" in kept
+
+
+def test_list_items_and_table_rows_are_content_but_a_menu_is_not(tmp_path):
+    """A new user's trial: a recipe's ingredients ("10 g of fine sea salt"), table rows ("Laptop | replaced every 3
+    years") and an FAQ's short answer were dropped as "short line (menu, heading or caption)", so no question
+    could find them. A list item or row that is not a link is content; a list of links is a menu."""
+    from index.clean import byline, kept_spans
+    from index.loaders import load_file
+
+    md = tmp_path / "focaccia.md"
+    md.write_text("# Focaccia di Recco\n\nBy Rosa Bellini\n\nThis focaccia comes from the village of Recco, near "
+                  "Genoa, and is made with a very thin dough.\n\n## Ingredients\n\n- 500 g of flour\n"
+                  "- 10 g of fine sea salt\n- [Buy flour online](https://example.org/shop)\n\n"
+                  "| Item | Replacement cycle |\n|---|---|\n| Laptop | replaced every 3 years |\n\n"
+                  "## FAQ\n\nWhich VPN client do we use?\n\nWe use WireGuard.\n", "utf-8")
+    html = tmp_path / "office.html"
+    html.write_text("<html><body><ul><li><a href='/'>Home</a></li><li><a href='/a'>About us</a></li></ul>"
+                    "<p>This guide explains how the office works for new staff members in the first week.</p>"
+                    "<ul><li>Lunch is at noon</li></ul><table><tr><th>Device</th><th>Where</th></tr>"
+                    "<tr><td>Brother HL-L2350</td><td>4th floor</td></tr></table></body></html>", "utf-8")
+    kept = {}
+    for p in (md, html):
+        f = load_file(p)
+        spans, _ = kept_spans(f.text, f.content_lines)
+        kept[p.name] = [f.text[a:b] for a, b in spans]
+    text = "\n".join(kept["focaccia.md"])
+    assert "10 g of fine sea salt" in text and "Laptop | replaced every 3 years" in text
+    assert "Which VPN client do we use?\nWe use WireGuard." in text
+    assert "Buy flour online" not in text  # a link
+    text = "\n".join(kept["office.html"])
+    assert "Lunch is at noon" in text and "Brother HL-L2350 | 4th floor" in text
+    assert "Home" not in text and "About us" not in text
+    assert byline(load_file(md).text) == "Rosa Bellini"  # the author, when no catalog names one
 
 
 def test_html_title_falls_back_to_the_first_h1(tmp_path):
@@ -410,6 +464,19 @@ def test_a_legacy_encoded_file_still_reads(tmp_path):
     assert "café" in f.text and not f.warnings
 
 
+def test_a_utf16_file_with_its_byte_order_mark_reads(tmp_path):
+    """Windows Notepad ("Unicode") and PowerShell's `>` write UTF-16 with a byte-order mark: it was refused as
+    "looks like a binary file"."""
+    from index.loaders import load_file
+
+    for enc in ("utf-16", "utf-16-be"):
+        p = tmp_path / f"{enc}.txt"
+        body = "Le café est très bon à Paris, déjà célèbre.\r\nThe kettle is guaranteed for two years."
+        p.write_bytes((b"\xfe\xff" if enc.endswith("be") else b"") + body.encode(enc))
+        f = load_file(p)
+        assert "café" in f.text and "guaranteed for two years" in f.text and "\r" not in f.text, (enc, f.text)
+
+
 def test_pypdf_warnings_go_to_the_debug_log_not_the_terminal(tmp_path, capfd, caplog):
     from index.loaders import load_file
 
@@ -438,6 +505,30 @@ def test_eval_on_an_empty_index_says_to_ingest_and_writes_nothing(tmp_path, caps
 
 
 # ---- 8. auto says why -------------------------------------------------------------------------------------
+def test_a_bad_setting_names_only_the_places_it_can_be_fixed(monkeypatch, tmp_path):
+    """A new user's trial: `CITEQA_N_THREADS=0` said "check ... or --n-threads", a flag that does not exist, and a
+    CITEQA_CONFIG naming a missing file was silently ignored."""
+    from app.cli import build_parser, settings_from_args
+    from app.config import load_settings
+    from app.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CITEQA_N_THREADS", "0")
+    with pytest.raises(ConfigError) as e:
+        load_settings()
+    assert "CITEQA_N_THREADS" in str(e.value) and "--" not in str(e.value)
+    monkeypatch.delenv("CITEQA_N_THREADS")
+    monkeypatch.setenv("CITEQA_TOP_K", "0")
+    with pytest.raises(ConfigError) as e:  # a setting the command line takes names its flag too
+        settings_from_args(build_parser().parse_args(["search", "q"]))
+    assert "--top-k" in str(e.value)
+    monkeypatch.delenv("CITEQA_TOP_K")
+    monkeypatch.setenv("CITEQA_CONFIG", str(tmp_path / "nonexistent.toml"))
+    with pytest.raises(ConfigError) as e:
+        load_settings()
+    assert "nonexistent.toml" in str(e.value) and "\n" not in str(e.value)
+
+
 def test_auto_says_once_which_backend_it_chose_and_why(monkeypatch, capsys):
     from app.chat import render as R
     from app.config import load_settings

@@ -46,6 +46,22 @@ def evidence_fields(answer: Any) -> dict:
     return out
 
 
+EXCERPT = 200  # characters of each closest passage a refusal's text lists
+
+
+def content_of(answer: Any) -> str:
+    """The message text: the answer; for a refusal, followed by the closest passages it says are listed below
+    (a client that shows only the text sees them too; `closest_passages` locates them)."""
+    if not answer.refused or not answer.sources:
+        return answer.answer
+    lines = []
+    for i, x in enumerate(answer.sources[:CLOSEST], 1):
+        text = " ".join(x.text.split())
+        text = text if len(text) <= EXCERPT else text[:EXCERPT].rsplit(" ", 1)[0] + " …"
+        lines.append(f"{i}. {x.title or x.doc_id} ({x.doc_id}): “{text}”")
+    return answer.answer + "\n\n" + "\n".join(lines)
+
+
 def _usage(answer: Any) -> dict:
     tokens = int(getattr(answer.timings, "tokens", 0) or 0)
     return {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens}
@@ -53,7 +69,7 @@ def _usage(answer: Any) -> dict:
 
 def completion(answer: Any, cid: str, created: int) -> dict:
     return {"id": cid, "object": "chat.completion", "created": created,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content_of(answer)},
                          "finish_reason": "stop", "logprobs": None}],
             "usage": _usage(answer)} | evidence_fields(answer)
 
@@ -86,7 +102,8 @@ def sse_events(events: Iterator[Any], first: Any, cid: str, created: int, model:
                 yield _chunk(cid, created, model, {"content": piece})
             elif ev.kind == "answer":
                 a = ev.data
-                rest = a.answer if not sent else (a.answer[len(sent):] if a.answer.startswith(sent) else "")
+                full = content_of(a)
+                rest = full if not sent else (full[len(sent):] if full.startswith(sent) else "")
                 if rest:  # a refusal (no checked sentences), or text the sentences did not carry
                     yield _chunk(cid, created, a.model, {"content": rest})
                 extra = evidence_fields(a) | ({"usage": _usage(a)} if include_usage else {})

@@ -46,14 +46,15 @@ def collect(engine, items) -> list[dict]:
         if meta and not (it.answerable and it.sources):
             continue
         lang = language.detect(it.question)
-        _, _, ranked = engine.gather(it.question, lang, engine.settings.top_k)
+        question = engine.names_as_written(it.question)  # as the answering path reads it
+        _, _, ranked = engine.gather(question, lang, engine.settings.top_k)
         for c in ranked:
             c.hit = (c.source.doc_id in it.sources) if meta else bool(
                 it.answerable and any(contains_reference(c.text, r) for r in it.references))
         cands = [{"f": [c.feats[k] for k in FEATURES], "hit": c.hit} for c in ranked]
-        rows.append({"id": it.id, "question": it.question, "lang": lang, "answerable": it.answerable,
+        rows.append({"id": it.id, "question": question, "lang": lang, "answerable": it.answerable,
                      "cands": cands, "ranked": ranked, "known": engine.unrequired_names({c.source.doc_id for c in select(ranked, engine.policy)}),
-                     "ask": engine.asked(it.question, lang), "meta": meta})
+                     "ask": engine.asked(question, lang), "meta": meta})
     return rows
 
 

@@ -103,7 +103,13 @@ def candidates(sources: list[Source], policy: GroundingPolicy) -> list[Candidate
     for rank, src in enumerate(sources):
         prev, prev_start = "", -1
         for sent, s, e in tu.sentences(src.text, offset=src.start):
-            if len(sent.split()) < policy.min_evidence_words or tu.is_injection(sent):
+            if tu.is_question(sent):
+                # a question states nothing ("Which VPN client do we use?" in an FAQ): never evidence, but the
+                # context of the sentence that answers it, which may then be short ("We use WireGuard.")
+                prev, prev_start = sent, s
+                continue
+            short = len(sent.split()) < (policy.min_answer_words if tu.is_question(prev) else policy.min_evidence_words)
+            if short or tu.is_injection(sent):
                 continue  # fragments and instructions hidden in documents are never evidence
             key = tu.fold(sent)
             if key not in seen:  # overlapping chunks repeat sentences: keep the first (best-ranked) copy

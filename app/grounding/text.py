@@ -32,6 +32,14 @@ def sentences(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
     return out
 
 
+_QUESTION_END = re.compile(r"\?[\"'”’»)\]]*\s*$")
+
+
+def is_question(sentence: str) -> bool:
+    """A sentence that asks (ends with a question mark)."""
+    return bool(_QUESTION_END.search(sentence))
+
+
 def _add(out, text, s, e, base):
     seg = text[s:e]
     lead = len(seg) - len(seg.lstrip())
@@ -292,11 +300,21 @@ def clauses(text: str) -> list[str]:
 
 
 INJECTION = re.compile(
-    r"(ignore|disregard|forget)\b.{0,40}\b(instruction|rule|prompt|above|previous|istruzion)|"
+    r"(ignore|disregard|forget)\b.{0,40}\b(instruction|rule|prompt|above|previous|istruzion|documents?|sources?|"
+    r"context|citations?)|"
     r"\b(system prompt|you are now|pretend to be|act as|jailbreak|developer mode)\b|"
-    r"\b(ignora|dimentica)\b.{0,40}\b(istruzion|regol)",
+    r"\b(ignora|dimentica)\b.{0,40}\b(istruzion|regol|document|fonti|contesto|citazion)",
     re.I,
 )
+
+
+_HOW_TO_ANSWER = re.compile(r"^\W*(?:please\s+|per\s+favore\s+)?(?:answer|reply|respond|rispondi|rispondere)\b", re.I)
+
+
+def is_how_to_answer(sentence: str, max_words: int = 6) -> bool:
+    """A short sentence telling how to answer, not asking ("Answer in French.", "Please reply briefly.",
+    "Rispondi in breve."): what it names is not what the question is about."""
+    return bool(_HOW_TO_ANSWER.search(sentence)) and not is_question(sentence) and len(sentence.split()) <= max_words
 
 
 def is_injection(text: str) -> bool:
@@ -333,3 +351,96 @@ def spells(name: str, text: str) -> bool:
 # where a spelled-out name cannot run on; words an acronym's letters skip ("Bank of Italy", "R and D")
 _CLAUSE_END = re.compile(r"[,;:()\[\]\"“”«»]|\.(?=\s|$)")
 _JOINERS = frozenset({"of", "and", "for", "di", "e", "per"})
+
+
+_WORD = re.compile(r"(?<![\w'’\-])[^\W\d_][\w\-]*")
+_QUOTED = re.compile(r"“[^”]*”|«[^»]*»|\"[^\"]*\"")
+
+
+def casing_counts(texts, min_words: int, heading_share: float) -> dict[str, dict[str, int]]:
+    """How the documents write each word inside a sentence of prose: lower-cased word -> {form: count}, the
+    lower-case form counted as itself. Only words that follow another word on their line count (a line's or a
+    sentence's first word is capitalised whatever it is), words in quotes do not, and lines shorter than `min_words` words or with more
+    than `heading_share` of their words capitalised (a heading, a title, a menu) are skipped."""
+    out: dict[str, dict[str, int]] = {}
+    for text in texts:
+        for line in text.splitlines():
+            line = _QUOTED.sub(". ", line)  # a quoted title ("see “Compiling and Building the Package”") is in title case
+            words = _WORD.findall(line)
+            if len(words) < min_words or sum(w[0].isupper() for w in words) > heading_share * len(words):
+                continue
+            for m in _WORD.finditer(line):
+                before = line[:m.start()].rstrip()
+                if not before or before[-1] in ".!?:;\"“«(" or not before[-1].isalnum() and before[-1] != ",":
+                    continue
+                w = m.group(0)
+                forms = out.setdefault(w.lower(), {})
+                forms[w] = forms.get(w, 0) + 1
+    return out
+
+
+def name_forms(counts: dict[str, dict[str, int]], min_count: int, min_share: float) -> dict[str, str]:
+    """The words the documents write as names: lower-cased word -> its most common written form, for the words
+    written with a capital (or mixed case) at least `min_share` of the times they occur inside a sentence, and at
+    least `min_count` times ("Zuckerberg", "ChatGPT", "LDAP"; not "threads" when the documents also write it in
+    lower case)."""
+    out = {}
+    for low, forms in counts.items():
+        named = {f: c for f, c in forms.items() if f != low and (f[0].isupper() or any(ch.isupper() for ch in f[1:]))}
+        total = sum(forms.values())
+        n = sum(named.values())
+        if n >= min_count and n >= min_share * total and len(low) > 1:
+            out[low] = max(sorted(named), key=named.get)
+    return out
+
+
+def truecase(question: str, forms: dict[str, str]) -> str:
+    """The question with each word written all in lower case that the documents write as a name written as they
+    write it ("why is elon suing meta?" -> "why is Elon suing Meta?"): people type names in lower case, and a
+    name is what the evidence must be about. A question typed all in capitals is read the same way."""
+    words = _WORD.findall(question)
+    if len(words) > 1 and all(w.isupper() for w in words):
+        # a question typed in capitals ("WHICH COMPANY DID META ...") capitalises every word: each is read as
+        # the documents write it, in lower case when they do not write it as a name
+        out = _WORD.sub(lambda m: forms.get(m.group(0).lower(), m.group(0).lower()), question)
+        i = _WORD.search(out).start()
+        return out[:i] + out[i].upper() + out[i + 1:]
+    if not forms:
+        return question
+    return _WORD.sub(lambda m: forms.get(m.group(0), m.group(0)) if m.group(0).islower() else m.group(0), question)
+
+
+def vocabulary(texts) -> frozenset[str]:
+    """Every word of the documents, in lower case."""
+    out: set[str] = set()
+    for text in texts:
+        out.update(_WORD.findall(text.lower()))
+    return frozenset(out)
+
+
+def respell(question: str, forms: dict[str, str], vocab: frozenset[str], min_len: int, long_len: int) -> str:
+    """The question with each name it capitalises (not its first word) that no document holds, but that is one
+    slip (a letter changed, added, dropped, or two swapped; two from `long_len` letters) from exactly one name the
+    documents write (`forms`, text.name_forms) with the same first letter, written as the documents write it:
+    "What did Zuckerburg say?" asks about Zuckerberg. `vocab`: every word of the documents, their titles and
+    authors. Names shorter than `min_len`, or with a digit ("Llama3"), are left alone ("Mata" may be meant)."""
+    from nltk.metrics.distance import edit_distance
+
+    def fix(m: re.Match) -> str:
+        w = m.group(0)
+        low = w.lower()
+        if m.start() == first or w.islower() or len(w) < min_len or low in vocab or any(c.isdigit() for c in w):
+            return w  # (a number makes another name: "Llama3" is not a slip for "Llama")
+        reach = 2 if len(w) >= long_len else 1
+        near = [(edit_distance(low, k, transpositions=True), f) for k, f in forms.items()
+                if k[0] == low[0] and abs(len(k) - len(low)) <= reach]
+        near = sorted((d, f) for d, f in near if d <= reach)
+        if not near or (len(near) > 1 and near[1][0] == near[0][0]):
+            return w  # none, or two as near: no guess
+        return near[0][1]
+
+    words = list(_WORD.finditer(question))
+    if not words or not forms:
+        return question
+    first = words[0].start()
+    return _WORD.sub(fix, question)
