@@ -65,8 +65,9 @@ class _Catalog:
     main_language: str  # the language most documents are in ("" for none)
     common: dict | None = field(default=None, compare=False)  # doc id -> the names most documents mention that it does
     foreign_names: frozenset | None = field(default=None, compare=False)  # kept untranslated in their sentences
-    name_forms: dict | None = field(default=None, compare=False)  # lower-cased word -> how the documents write it as a name
-    vocabulary: frozenset = field(default=frozenset(), compare=False)  # every word of the documents, in lower case
+    # how the documents write their names (lower-cased word -> its form), every word of theirs in lower case, and
+    # the words they write in lower case (Engine.names_as_written)
+    names_written: tuple[dict, frozenset, frozenset] | None = field(default=None, compare=False)
 
 
 class Engine:
@@ -134,6 +135,7 @@ class Engine:
         else:
             self.checker.vectors(["warm up"])
         self.unrequired_names()  # which names most documents mention, read now rather than on the first question
+        self.names_as_written("warm up")  # and how the documents write their names
 
     # ---- index -------------------------------------------------------------------------------
     def ingest(self, paths: list[Path] | None = None, prune: bool = False, rebuild: bool = False,
@@ -210,13 +212,16 @@ class Engine:
         nodes = self.retriever.nodes
         cat = self._catalog()
         p = self.policy
-        if cat.name_forms is None:
+        names = cat.names_written
+        if names is None:
             counts = tu.casing_counts((n.get_content() for n in nodes), p.heading_min_words, p.heading_case_share)
-            cat.name_forms = tu.name_forms(counts, p.name_case_min, p.name_case_share)
-            cat.vocabulary = tu.vocabulary([*(n.get_content() for n in nodes),
-                                            *(f"{i.title} {i.author} {d}" for d, i in cat.docs.items())])
-        return tu.respell(tu.truecase(question, cat.name_forms), cat.name_forms, cat.vocabulary, p.respell_min_len,
-                          p.respell_long_len)
+            every, lower = tu.vocabulary([*(n.get_content() for n in nodes),
+                                          *(f"{i.title} {i.author} {d}" for d, i in cat.docs.items())])
+            # set whole, once: a request reading it meanwhile sees none of it or all of it
+            names = cat.names_written = (tu.name_forms(counts, p.name_case_min, p.name_case_share), every, lower)
+        forms, every, lower = names
+        return tu.respell(tu.truecase(question, forms, lower), forms, every, p.respell_min_len, p.respell_long_len,
+                          self.embedder.known_words())
 
     def unrequired_names(self, doc_ids=()) -> frozenset:
         """Names a question may use that its evidence's passage need not hold: the documents' titles' and authors'

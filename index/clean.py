@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 _TERMINAL = re.compile(r"[.!?…»”\"')\]]\s*$")
-_QUESTION = re.compile(r"\?[»”\"')\]]*\s*$")
+_QUESTION = re.compile(r"\?[\"'”’»)\]]*\s*$")  # as app/grounding/text.is_question reads a question
 _PROMO = re.compile(  # "©" is matched apart (no word boundary before it)
     r"\b(subscribe|newsletter|sign up|sign in|log ?in|download (the|our)|inbox|related posts?|read more|"
     r"follow us|cookies?|copyright|all rights reserved|privacy policy|terms of (use|service)|advertis|sponsored|"
@@ -21,6 +21,7 @@ _PROMO = re.compile(  # "©" is matched apart (no word boundary before it)
 )
 _MONTHS = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
 _EVENT = re.compile(rf"(📍|\|\s*\S|\b{_MONTHS}\s+\d{{1,2}}(\s*[-–]\s*\d{{1,2}})?,?\s+\d{{4}}\b|\b\d{{1,2}}(\s*[-–]\s*\d{{1,2}})?\s+{_MONTHS}\s+\d{{4}}\b)", re.I)
+_DATED = re.compile(rf"\b{_MONTHS}\s+\d{{1,2}}(\s*[-–]\s*\d{{1,2}})?,?\s+\d{{4}}\b|\b\d{{1,2}}(\s*[-–]\s*\d{{1,2}})?\s+{_MONTHS}\s+\d{{4}}\b", re.I)
 _SHARE = re.compile(r"^\s*(share|share this( article| story)?|tweet|sort:?|comments?|reply|▶️.*|picture of .*)\s*$", re.I)
 
 
@@ -92,6 +93,8 @@ def classify(text: str, content_lines: frozenset[int] = frozenset()) -> list[Lin
         elif _words(s) < 30 and (_PROMO.search(s) or "©" in s):  # word counts first: the patterns never scan long lines
             ln.keep, ln.reason = False, "newsletter/promo/menu"
         elif ln.start in content_lines:
+            if _words(s) < 25 and _DATED.search(s) and not _is_sentence(s):  # "Meta launches Threads - 3 July 2023"
+                ln.keep, ln.reason = False, "event listing/date line"
             continue
         elif _words(s) < 25 and _EVENT.search(s) and not _is_sentence(s):
             ln.keep, ln.reason = False, "event listing/date line"
@@ -100,11 +103,12 @@ def classify(text: str, content_lines: frozenset[int] = frozenset()) -> list[Lin
         elif seen[s.lower()] > 1 and _words(s) < 15:
             ln.keep, ln.reason = False, "repeated line"
     # an FAQ's short answer to the question on the line before it ("Which VPN client do we use?" "We use
-    # WireGuard.") is content, not a caption
-    for prev, ln in zip(content, content[1:]):
-        if (not ln.keep and ln.reason.startswith("short line") and prev.keep and _QUESTION.search(prev.text)
-                and _TERMINAL.search(ln.text) and _words(ln.text) >= 2):
-            ln.keep, ln.reason = True, ""
+    # WireGuard.") is content, not a caption; a lone pair with nothing kept after it only in a series of such
+    # pairs (a lone "Have a question? Email the editor." closing a page is furniture)
+    pairs = [(prev, ln) for prev, ln in zip(content, content[1:])
+             if not ln.keep and ln.reason.startswith("short line") and prev.keep and _QUESTION.search(prev.text)
+             and _TERMINAL.search(ln.text) and _words(ln.text) >= 2]
+    faq = {id(x) for q, a in pairs for x in (q, a)} if len(pairs) >= 2 else set()
     # Trailing page furniture: after the last run of two consecutive kept paragraphs, a tail in which
     # dropped lines outnumber kept ones (related posts, promo blurbs, navigation) goes too, except paragraphs of
     # prose (two or more finished sentences): an author's bio says what readers ask ("what is the writer
@@ -117,8 +121,16 @@ def classify(text: str, content_lines: frozenset[int] = frozenset()) -> list[Lin
         tail = content[last_run_end + 1:]
         if tail and sum(not ln.keep for ln in tail) > sum(ln.keep for ln in tail):
             for ln in tail:
-                if ln.keep and not _is_prose(ln.text) and ln.start not in content_lines:
+                if ln.keep and not _is_prose(ln.text) and ln.start not in content_lines and id(ln) not in faq:
                     ln.keep, ln.reason = False, "trailing page furniture (bio, related, promo)"
+    at = {id(ln): i for i, ln in enumerate(content)}
+    for q, a in pairs:
+        if q.keep and (id(a) in faq or any(x.keep for x in content[at[id(a)] + 1:])):
+            a.keep, a.reason = True, ""
+    # a byline names the author, whom "who wrote it?" cites
+    by = _byline_line(content)
+    if by is not None and not by.keep and by.reason.startswith("short line"):
+        by.keep, by.reason = True, ""
     for ln in lines:
         if not ln.text.strip():
             ln.keep = True  # blank lines carry no content; they only join spans
@@ -149,20 +161,35 @@ _BYLINE = re.compile(r"^\s*(?:by|written\s+by|author|di|scritto\s+da|autore)\s*:
                      r"((?:[A-ZÀ-Ý][\w'’.\-]+\s*){2,4}(?:(?:and|e|&)\s+(?:[A-ZÀ-Ý][\w'’.\-]+\s*){2,4})?)\s*$", re.I)
 
 
-def byline(text: str, lines: int = 12) -> str:
+BYLINE_LINES = 12  # a byline is among a document's first lines
+
+
+def _byline_name(line: str) -> str:
+    from index.language import stopwords
+
+    m = _BYLINE.match(line)
+    if not m:
+        return ""
+    words = [w for w in m.group(1).split() if w.lower() not in ("and", "e", "&")]
+    function_words = frozenset().union(*stopwords().values())
+    # a name's words are capitalised and none is a function word ("By The Numbers", "Di Cosa Parliamo" are titles)
+    if all(w[0].isupper() and w.lower().strip(".") not in function_words for w in words):
+        return " ".join(m.group(1).split())
+    return ""
+
+
+def _byline_line(content: list[Line]) -> Line | None:
+    for ln in content[:BYLINE_LINES]:
+        if _byline_name(ln.text):
+            return ln
+    return None
+
+
+def byline(text: str) -> str:
     """The author a byline near the top names ("By Rosa Bellini", "Di Mario Rossi"): the document's author when no
     catalog gives one. Two to four capitalised words (or two such names joined by "and"), nothing else on the line."""
-    seen = 0
-    for ln in split_lines(text):
-        if not ln.text.strip():
-            continue
-        m = _BYLINE.match(ln.text)
-        if m and all(w[0].isupper() for w in m.group(1).split() if w.lower() not in ("and", "e", "&")):
-            return " ".join(m.group(1).split())
-        seen += 1
-        if seen >= lines:
-            break
-    return ""
+    ln = _byline_line([x for x in split_lines(text) if x.text.strip()])
+    return _byline_name(ln.text) if ln is not None else ""
 
 
 def title_guess(text: str) -> str:

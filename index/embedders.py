@@ -25,6 +25,10 @@ class Embedder(ABC):
     @abstractmethod
     def as_llama_index(self) -> "BaseEmbedding": ...
 
+    def known_words(self) -> frozenset[str]:
+        """The words this embedder's vocabulary holds whole (lower case), or none when it cannot say."""
+        return frozenset()
+
     def load(self) -> None:
         """Load the model now (so a timed call does not include loading it)."""
 
@@ -59,6 +63,7 @@ class LocalEmbedder(Embedder):
         self._cache = Path(cache).expanduser()
         self._batch = batch_size
         self._tokenizer = None
+        self._known: frozenset[str] | None = None
         self._runners: dict[int, _Runner] = {}
         self._threads = max(1, min(os.cpu_count() or 2, 8))
         self._model: BaseEmbedding | None = None
@@ -67,6 +72,18 @@ class LocalEmbedder(Embedder):
     def load(self) -> None:
         """Load the tokenizer and the model now (exporting it first if this machine has no copy yet)."""
         self._runner(self._threads)
+
+    def known_words(self) -> frozenset[str]:
+        """MiniLM's whole-word vocabulary (no "##" pieces): words it has seen often enough to keep whole."""
+        if self._known is None:
+            from index import onnx_model
+
+            try:
+                vocab = (onnx_model.weights_dir() / "vocab.txt").read_text("utf-8").split()
+            except OSError:
+                vocab = []
+            self._known = frozenset(w for w in vocab if w.isalpha() and w.islower())
+        return self._known
 
     def _runner(self, streams: int) -> "_Runner":
         runner = self._runners.get(streams)

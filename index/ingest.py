@@ -167,7 +167,7 @@ class Ingestor:
                 old = existing.get(f.doc_id)
                 _same_name(path, f, indexed.get(f.doc_id), replace)
                 entry = catalogs[path.parent].get(f.doc_id, {})
-                if old and old.hash == f.sha256 and all(entry.get(k, getattr(old, k)) == getattr(old, k) for k in FIELDS):
+                if old and old.hash == f.sha256 and all(not entry.get(k) or entry[k] == getattr(old, k) for k in FIELDS):
                     # (an edited catalog entry re-indexes its document, with the new title, author or language)
                     report.files.append(FileResult(f.doc_id, str(path), "unchanged", old.chunks, 0, old.language,
                                                    old.title, warnings=notes))

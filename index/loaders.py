@@ -130,12 +130,15 @@ LINK_SHARE = 0.5  # a list item or table row with at least this share of its tex
 
 def _structured(soup) -> set[int]:
     """The list items and table rows that are content, not navigation: less than LINK_SHARE of their text in
-    links. A table row becomes one line, its cells joined by " | " ("Laptop | replaced every 3 years"); the ids of
-    the tags whose line is content are returned (the cleaner keeps those lines, however short)."""
+    links. A data table's row (its cells hold no blocks) becomes one line, its cells joined by " | " ("Laptop |
+    replaced every 3 years"); the ids of the tags whose line is content are returned (the cleaner keeps those
+    lines, however short)."""
     from bs4.element import NavigableString
 
     keep: set[int] = set()
     for tr in soup.find_all("tr"):
+        if tr.find(lambda t: t.name in _BLOCKS and t.name not in ("td", "th")):
+            continue  # a table that lays out a page (headings, paragraphs, menus in its cells): read block by block
         cells = [" ".join(c.get_text(" ").split()) for c in tr.find_all(["td", "th"], recursive=False)]
         cells = [c for c in cells if c]
         if not cells:

@@ -322,7 +322,8 @@ def test_list_items_and_table_rows_are_content_but_a_menu_is_not(tmp_path):
                   "Genoa, and is made with a very thin dough.\n\n## Ingredients\n\n- 500 g of flour\n"
                   "- 10 g of fine sea salt\n- [Buy flour online](https://example.org/shop)\n\n"
                   "| Item | Replacement cycle |\n|---|---|\n| Laptop | replaced every 3 years |\n\n"
-                  "## FAQ\n\nWhich VPN client do we use?\n\nWe use WireGuard.\n", "utf-8")
+                  "## FAQ\n\nWhich VPN client do we use?\n\nWe use WireGuard.\n\nWho fixes a broken laptop?\n\n"
+                  "The help desk.\n", "utf-8")
     html = tmp_path / "office.html"
     html.write_text("<html><body><ul><li><a href='/'>Home</a></li><li><a href='/a'>About us</a></li></ul>"
                     "<p>This guide explains how the office works for new staff members in the first week.</p>"
@@ -337,10 +338,29 @@ def test_list_items_and_table_rows_are_content_but_a_menu_is_not(tmp_path):
     assert "10 g of fine sea salt" in text and "Laptop | replaced every 3 years" in text
     assert "Which VPN client do we use?\nWe use WireGuard." in text
     assert "Buy flour online" not in text  # a link
+    # ... but a lone question and answer closing a page is furniture
+    f = tmp_path / "post.txt"
+    f.write_text("The kettle boils a litre of water in three minutes and switches itself off when done.\n"
+                 "Its base turns all the way round, so it suits left and right hands alike.\n"
+                 "Have a question for our team?\nEmail the editor.\nShare\nTweet\n", "utf-8")
+    spans, _ = kept_spans(f.read_text())
+    assert "Email the editor" not in " ".join(f.read_text()[a:b] for a, b in spans)
     text = "\n".join(kept["office.html"])
     assert "Lunch is at noon" in text and "Brother HL-L2350 | 4th floor" in text
     assert "Home" not in text and "About us" not in text
     assert byline(load_file(md).text) == "Rosa Bellini"  # the author, when no catalog names one
+    assert "By Rosa Bellini" in "\n".join(kept["focaccia.md"])  # kept, for "who wrote it?" to cite
+    # a "related posts" list with dates is furniture, and a table laying out a page is read block by block
+    page = tmp_path / "kettle.html"
+    page.write_text("<p>The kettle boils a litre of water in three minutes and switches itself off when done.</p>"
+                    "<ul><li><a href='/t'>Meta launches Threads</a> - 12 comments, 3 July 2023</li></ul>"
+                    "<table><tr><td><h2>Warranty</h2><p>The kettle is guaranteed for two years from the date of "
+                    "purchase.</p><ul><li><a href='/'>Home</a></li></ul></td></tr></table>", "utf-8")
+    f = load_file(page)
+    spans, _ = kept_spans(f.text, f.content_lines)
+    text = "\n".join(f.text[a:b] for a, b in spans)
+    assert "Meta launches Threads" not in text and "Home" not in text
+    assert "The kettle is guaranteed for two years from the date of purchase." in text.split("\n")
 
 
 def test_html_title_falls_back_to_the_first_h1(tmp_path):

@@ -36,8 +36,14 @@ _QUESTION_END = re.compile(r"\?[\"'”’»)\]]*\s*$")
 
 
 def is_question(sentence: str) -> bool:
-    """A sentence that asks (ends with a question mark)."""
-    return bool(_QUESTION_END.search(sentence))
+    """A sentence that asks (ends with a question mark); not one that ends quoting a question ("The post was
+    titled “Is Llama the future?”")."""
+    m = _QUESTION_END.search(sentence)
+    if not m:
+        return False
+    closing = sentence[m.start() + 1:].strip()[:1]
+    opening = {"”": "“", "»": "«", "\"": "\"", "’": "‘", "'": "'"}.get(closing)
+    return not (opening and opening in sentence[1:m.start()] and not sentence.lstrip().startswith(opening))
 
 
 def _add(out, text, s, e, base):
@@ -300,15 +306,18 @@ def clauses(text: str) -> list[str]:
 
 
 INJECTION = re.compile(
-    r"(ignore|disregard|forget)\b.{0,40}\b(instruction|rule|prompt|above|previous|istruzion|documents?|sources?|"
-    r"context|citations?)|"
+    r"(ignore|disregard|forget)\b.{0,40}\b(instruction|rule|prompt|above|previous|istruzion)|"
+    r"^\W*(please\s+)?(ignore|disregard|forget)\s+(about\s+)?(the|these|those|your|all|any)\s+(\w+\s+)?"
+    r"(documents?|sources?|context|citations?)\b|"
     r"\b(system prompt|you are now|pretend to be|act as|jailbreak|developer mode)\b|"
-    r"\b(ignora|dimentica)\b.{0,40}\b(istruzion|regol|document|fonti|contesto|citazion)",
+    r"\b(ignora|dimentica)\b.{0,40}\b(istruzion|regol)|^\W*(ignora|dimentica)\s+(i|le|il|tutti\s+i|tutte\s+le)\s+"
+    r"(document|fonti|contesto|citazion)",
     re.I,
 )
 
 
-_HOW_TO_ANSWER = re.compile(r"^\W*(?:please\s+|per\s+favore\s+)?(?:answer|reply|respond|rispondi|rispondere)\b", re.I)
+_HOW_TO_ANSWER = re.compile(r"^\W*(?:please\s+|per\s+favore\s+)?(?:answer|reply|respond|rispondi)\s+(?:only\s+|just\s+)?"
+                            r"(?:in|with|briefly|concisely|shortly|using|as|brevemente|solo|con)\b", re.I)
 
 
 def is_how_to_answer(sentence: str, max_words: int = 6) -> bool:
@@ -355,16 +364,29 @@ _JOINERS = frozenset({"of", "and", "for", "di", "e", "per"})
 
 _WORD = re.compile(r"(?<![\w'’\-])[^\W\d_][\w\-]*")
 _QUOTED = re.compile(r"“[^”]*”|«[^»]*»|\"[^\"]*\"")
+_JOINED = "./@:\\"  # a word joined to another by one of these is part of a host name, path or address
+
+
+def _joined(text: str, m: re.Match) -> bool:
+    """The word is part of a host name, a path, an address ("snapshot.debian.org", "/etc/cron.d")."""
+    before, after = text[m.start() - 1: m.start()], text[m.end(): m.end() + 2]
+    return (before in tuple(_JOINED) and before != "") or (len(after) == 2 and after[0] in _JOINED and after[1].isalnum())
 
 
 def casing_counts(texts, min_words: int, heading_share: float) -> dict[str, dict[str, int]]:
     """How the documents write each word inside a sentence of prose: lower-cased word -> {form: count}, the
     lower-case form counted as itself. Only words that follow another word on their line count (a line's or a
-    sentence's first word is capitalised whatever it is), words in quotes do not, and lines shorter than `min_words` words or with more
-    than `heading_share` of their words capitalised (a heading, a title, a menu) are skipped."""
+    sentence's first word is capitalised whatever it is), not words in quotes, in a host name or path, nor a
+    label before a number ("see Figure 9.3", "Section 8.1"); lines shorter than `min_words` words or with more
+    than `heading_share` of their words capitalised (a heading, a title, a menu) are skipped, and a line is
+    counted once however many chunks repeat it (their overlap)."""
     out: dict[str, dict[str, int]] = {}
+    seen: set[str] = set()
     for text in texts:
         for line in text.splitlines():
+            if line in seen:
+                continue
+            seen.add(line)
             line = _QUOTED.sub(". ", line)  # a quoted title ("see “Compiling and Building the Package”") is in title case
             words = _WORD.findall(line)
             if len(words) < min_words or sum(w[0].isupper() for w in words) > heading_share * len(words):
@@ -374,6 +396,8 @@ def casing_counts(texts, min_words: int, heading_share: float) -> dict[str, dict
                 if not before or before[-1] in ".!?:;\"“«(" or not before[-1].isalnum() and before[-1] != ",":
                     continue
                 w = m.group(0)
+                if _joined(line, m) or (w[0].isupper() and re.match(r"\s+\d", line[m.end():])):
+                    continue
                 forms = out.setdefault(w.lower(), {})
                 forms[w] = forms.get(w, 0) + 1
     return out
@@ -383,60 +407,82 @@ def name_forms(counts: dict[str, dict[str, int]], min_count: int, min_share: flo
     """The words the documents write as names: lower-cased word -> its most common written form, for the words
     written with a capital (or mixed case) at least `min_share` of the times they occur inside a sentence, and at
     least `min_count` times ("Zuckerberg", "ChatGPT", "LDAP"; not "threads" when the documents also write it in
-    lower case)."""
+    lower case). Never a function word of any language ("ai" is Italian for "to the", whatever "AI" is)."""
+    sw = _all_function_words()
     out = {}
     for low, forms in counts.items():
         named = {f: c for f, c in forms.items() if f != low and (f[0].isupper() or any(ch.isupper() for ch in f[1:]))}
         total = sum(forms.values())
         n = sum(named.values())
-        if n >= min_count and n >= min_share * total and len(low) > 1:
+        if n >= min_count and n >= min_share * total and len(low) > 1 and low not in sw:
             out[low] = max(sorted(named), key=named.get)
     return out
 
 
-def truecase(question: str, forms: dict[str, str]) -> str:
+@lru_cache(maxsize=1)
+def _all_function_words() -> frozenset[str]:
+    return frozenset().union(*language_stopwords().values())
+
+
+def truecase(question: str, forms: dict[str, str], lower: frozenset[str] = frozenset()) -> str:
     """The question with each word written all in lower case that the documents write as a name written as they
     write it ("why is elon suing meta?" -> "why is Elon suing Meta?"): people type names in lower case, and a
-    name is what the evidence must be about. A question typed all in capitals is read the same way."""
+    name is what the evidence must be about. A question typed all in capitals is read the same way: each word as
+    the documents write it, in lower case when they write it so (`lower`, text.vocabulary) or it is a function
+    word, else as a name ("SUPER", "GEMINI": a name the documents may not hold is still a name). A word in a host
+    name or path is left as typed."""
     words = _WORD.findall(question)
     if len(words) > 1 and all(w.isupper() for w in words):
-        # a question typed in capitals ("WHICH COMPANY DID META ...") capitalises every word: each is read as
-        # the documents write it, in lower case when they do not write it as a name
-        out = _WORD.sub(lambda m: forms.get(m.group(0).lower(), m.group(0).lower()), question)
+        sw = _all_function_words()
+
+        def read(m: re.Match) -> str:
+            low = m.group(0).lower()
+            if _joined(question, m):
+                return low
+            return forms.get(low) or (low if low in lower or low in sw else m.group(0).capitalize())
+
+        out = _WORD.sub(read, question)
         i = _WORD.search(out).start()
         return out[:i] + out[i].upper() + out[i + 1:]
     if not forms:
         return question
-    return _WORD.sub(lambda m: forms.get(m.group(0), m.group(0)) if m.group(0).islower() else m.group(0), question)
+    return _WORD.sub(lambda m: forms.get(m.group(0), m.group(0)) if m.group(0).islower() and not _joined(question, m)
+                     else m.group(0), question)
 
 
-def vocabulary(texts) -> frozenset[str]:
-    """Every word of the documents, in lower case."""
-    out: set[str] = set()
+def vocabulary(texts) -> tuple[frozenset[str], frozenset[str]]:
+    """Every word of the documents in lower case, and those they write in lower case somewhere."""
+    every: set[str] = set()
+    lower: set[str] = set()
     for text in texts:
-        out.update(_WORD.findall(text.lower()))
-    return frozenset(out)
+        ws = _WORD.findall(text)
+        every.update(w.lower() for w in ws)
+        lower.update(w for w in ws if w.islower())
+    return frozenset(every), frozenset(lower)
 
 
-def respell(question: str, forms: dict[str, str], vocab: frozenset[str], min_len: int, long_len: int) -> str:
+def respell(question: str, forms: dict[str, str], vocab: frozenset[str], min_len: int, long_len: int,
+            known: frozenset[str] = frozenset()) -> str:
     """The question with each name it capitalises (not its first word) that no document holds, but that is one
     slip (a letter changed, added, dropped, or two swapped; two from `long_len` letters) from exactly one name the
     documents write (`forms`, text.name_forms) with the same first letter, written as the documents write it:
     "What did Zuckerburg say?" asks about Zuckerberg. `vocab`: every word of the documents, their titles and
-    authors. Names shorter than `min_len`, or with a digit ("Llama3"), are left alone ("Mata" may be meant)."""
+    authors. Left alone: names shorter than `min_len` ("Mata" may be meant), names with a digit ("Llama3" is not
+    "Llama"), and words the embedder knows whole (`known`: "Friedman" is a name of its own, not a slip for
+    "Fridman")."""
     from nltk.metrics.distance import edit_distance
 
     def fix(m: re.Match) -> str:
         w = m.group(0)
         low = w.lower()
-        if m.start() == first or w.islower() or len(w) < min_len or low in vocab or any(c.isdigit() for c in w):
-            return w  # (a number makes another name: "Llama3" is not a slip for "Llama")
+        if (m.start() == first or w.islower() or len(w) < min_len or low in vocab or low in known
+                or any(c.isdigit() for c in w) or _joined(question, m)):
+            return w
         reach = 2 if len(w) >= long_len else 1
-        near = [(edit_distance(low, k, transpositions=True), f) for k, f in forms.items()
-                if k[0] == low[0] and abs(len(k) - len(low)) <= reach]
-        near = sorted((d, f) for d, f in near if d <= reach)
-        if not near or (len(near) > 1 and near[1][0] == near[0][0]):
-            return w  # none, or two as near: no guess
+        near = sorted((d, f) for d, f in ((edit_distance(low, k, transpositions=True), f) for k, f in forms.items()
+                                          if k[0] == low[0] and abs(len(k) - len(low)) <= reach) if d <= reach)
+        if len(near) != 1:
+            return w  # none, or more than one within reach: no guess
         return near[0][1]
 
     words = list(_WORD.finditer(question))
