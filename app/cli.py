@@ -9,6 +9,7 @@ from pathlib import Path
 
 from app.config import load_settings
 from app.errors import CiteqaError
+from app.grounding import text as tu
 
 SETTING_FLAGS = [
     ("--data-dir", "data_dir", Path, "index folder (default .citeqa)"),
@@ -132,6 +133,8 @@ def cmd_ask(args, settings) -> int:
     if answer.refused:
         print(answer.answer, end="")
     print("\n")
+    for typed, read in tu.respelled(question, answer.searched_for):
+        print(f"citeqa: read “{typed}” as “{read}”, a name the documents write", file=sys.stderr)
     shown = answer.citations or []
     if shown:
         print("Sources:")

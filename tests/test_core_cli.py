@@ -82,6 +82,13 @@ def test_bad_inputs_give_one_line_errors(site, first_ingest, tmp_path):
     assert sorted(docs) == sorted(SEED_DOCS)
 
 
+def test_ask_says_which_misspelt_name_it_read_as_a_documents_name(site, first_ingest):
+    """"Zuckerburg" was a refusal (no passage mentions it); it is read as Zuckerberg, and the user is told."""
+    r = site.run("ask", "What did Zuckerburg say on the Lex Fridman podcast?")
+    assert r.code == 0 and "Zuckerberg" in r.out and "don't say" not in r.out, str(r)
+    assert "read “Zuckerburg” as “Zuckerberg”" in r.err, str(r)
+
+
 def test_ask_json_after_bad_inputs(site, first_ingest):
     r = site.run("ask", THREADS_Q, "--json")
     assert r.code == 0, str(r)

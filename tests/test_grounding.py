@@ -428,6 +428,8 @@ def test_a_misspelt_name_is_read_as_the_name_the_documents_write():
     assert fix("Is Geminu open?") == "Is Geminu open?"  # as near "Gemini" as "Gemina": no guess
     assert fix("Is Gemina open?") == "Is Gemina open?"  # a name the documents hold is never changed
     assert fix("Who is Oracle's boss?") == "Who is Oracle's boss?"  # nothing near
+    assert tu.respelled("What did Zuckerburg say about meta?", fix("What did Zuckerburg say about Meta?")) == [
+        ("Zuckerburg", "Zuckerberg")]  # what `citeqa ask` tells the user it assumed (not a change of case)
     assert fix("Per the Gemini3 post?") == "Per the Gemini3 post?"  # a number makes another name
     assert fix("See snapshot.Gemini.orgg now") == "See snapshot.Gemini.orgg now"  # part of a host name
 

@@ -490,3 +490,16 @@ def respell(question: str, forms: dict[str, str], vocab: frozenset[str], min_len
         return question
     first = words[0].start()
     return _WORD.sub(fix, question)
+
+
+def respelled(question: str, read: str) -> list[tuple[str, str]]:
+    """The words of `question` that `read` (the question as read, Engine.names_as_written) spells otherwise, not
+    only in case: [("Zuckerburg", "Zuckerberg")], for telling the user what was assumed."""
+    import difflib
+
+    a, b = _WORD.findall(question), _WORD.findall(read)
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=[w.lower() for w in a], b=[w.lower() for w in b]).get_opcodes():
+        if op == "replace" and i2 - i1 == j2 - j1:
+            out += [(x, y) for x, y in zip(a[i1:i2], b[j1:j2]) if x.lower() != y.lower()]
+    return out
