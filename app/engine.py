@@ -214,9 +214,9 @@ class Engine:
         p = self.policy
         names = cat.names_written
         if names is None:
-            counts = tu.casing_counts((n.get_content() for n in nodes), p.heading_min_words, p.heading_case_share)
-            every, lower = tu.vocabulary([*(n.get_content() for n in nodes),
-                                          *(f"{i.title} {i.author} {d}" for d, i in cat.docs.items())])
+            texts = [n.get_content() for n in nodes]
+            counts = tu.casing_counts(texts, p.heading_min_words, p.heading_case_share)
+            every, lower = tu.vocabulary([*texts, *(f"{i.title} {i.author} {d}" for d, i in cat.docs.items())])
             # set whole, once: a request reading it meanwhile sees none of it or all of it
             names = cat.names_written = (tu.name_forms(counts, p.name_case_min, p.name_case_share), every, lower)
         forms, every, lower = names
@@ -254,7 +254,7 @@ class Engine:
             main = max(sorted(set(langs)), key=langs.count) if langs else ""
             names = frozenset().union(*(tu.entities(f"{i.title} {i.author}") for i in docs.values()))
             # the capitalised words of titles and authors, as written: kept untranslated in questions
-            function_words = frozenset().union(*language.stopwords().values())
+            function_words = language.function_words()
             untranslated = frozenset(w.lower() for i in docs.values() for w in tu.tokens(f"{i.title} {i.author}")
                                      if w[:1].isupper() and w.lower() not in function_words)
             # a title in another language than most documents' is also matched in theirs ("the translated version

@@ -165,15 +165,14 @@ BYLINE_LINES = 12  # a byline is among a document's first lines
 
 
 def _byline_name(line: str) -> str:
-    from index.language import stopwords
+    from index.language import function_words
 
     m = _BYLINE.match(line)
     if not m:
         return ""
     words = [w for w in m.group(1).split() if w.lower() not in ("and", "e", "&")]
-    function_words = frozenset().union(*stopwords().values())
     # a name's words are capitalised and none is a function word ("By The Numbers", "Di Cosa Parliamo" are titles)
-    if all(w[0].isupper() and w.lower().strip(".") not in function_words for w in words):
+    if all(w[0].isupper() and w.lower().strip(".") not in function_words() for w in words):
         return " ".join(m.group(1).split())
     return ""
 

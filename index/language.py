@@ -42,6 +42,12 @@ def stopwords() -> dict[str, frozenset[str]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def function_words() -> frozenset[str]:
+    """The stop words of every language, in one set."""
+    return frozenset().union(*stopwords().values())
+
+
 def _nltk_words(lang_name: str) -> list[str]:
     from llama_index.core.utils import globals_helper
     from nltk.corpus import stopwords as nltk_stopwords

@@ -135,6 +135,9 @@ def _structured(soup) -> set[int]:
     lines, however short)."""
     from bs4.element import NavigableString
 
+    def linked(tag) -> int:
+        return sum(len(" ".join(a.get_text(" ").split())) for a in tag.find_all("a"))
+
     keep: set[int] = set()
     for tr in soup.find_all("tr"):
         if tr.find(lambda t: t.name in _BLOCKS and t.name not in ("td", "th")):
@@ -143,15 +146,14 @@ def _structured(soup) -> set[int]:
         cells = [c for c in cells if c]
         if not cells:
             continue
-        links = sum(len(" ".join(a.get_text(" ").split())) for a in tr.find_all("a"))
+        links, row = linked(tr), " | ".join(cells)
         tr.clear()
-        tr.append(NavigableString(" | ".join(cells)))
-        if links < LINK_SHARE * len(" | ".join(cells)):
+        tr.append(NavigableString(row))
+        if links < LINK_SHARE * len(row):
             keep.add(id(tr))
     for li in soup.find_all("li"):
         text = " ".join(li.get_text(" ").split())
-        links = sum(len(" ".join(a.get_text(" ").split())) for a in li.find_all("a"))
-        if text and links < LINK_SHARE * len(text):
+        if text and linked(li) < LINK_SHARE * len(text):
             keep.add(id(li))
     return keep
 
@@ -183,13 +185,12 @@ def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str, froz
             lines.append(line)
         buf.clear()
 
-    end = object()
     stack: list = [soup]
     while stack:  # depth-first without recursion: deeply nested pages are common
         node = stack.pop()
-        if isinstance(node, tuple):  # (end, tag): leaving a block
+        if isinstance(node, tuple):  # (the block's id,): leaving that block
             flush()
-            if node[1] in structured:
+            if node[0] in structured:
                 inside.pop()
         elif isinstance(node, PreformattedString):  # comments, doctype, CDATA
             continue
@@ -201,7 +202,7 @@ def _html_text(path: Path, raw: bytes, notes: list[str]) -> tuple[str, str, froz
                 continue
             if node.name in _BLOCKS:
                 flush()
-                stack.append((end, id(node)))
+                stack.append((id(node),))
                 if id(node) in structured:
                     inside.append(id(node))
             stack.extend(reversed(node.contents))

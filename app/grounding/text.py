@@ -5,6 +5,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from index.language import function_words
 from index.language import stopwords as language_stopwords
 
 SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)]*(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*(?=\s+|$)")
@@ -408,20 +409,15 @@ def name_forms(counts: dict[str, dict[str, int]], min_count: int, min_share: flo
     written with a capital (or mixed case) at least `min_share` of the times they occur inside a sentence, and at
     least `min_count` times ("Zuckerberg", "ChatGPT", "LDAP"; not "threads" when the documents also write it in
     lower case). Never a function word of any language ("ai" is Italian for "to the", whatever "AI" is)."""
-    sw = _all_function_words()
+    sw = function_words()
     out = {}
     for low, forms in counts.items():
-        named = {f: c for f, c in forms.items() if f != low and (f[0].isupper() or any(ch.isupper() for ch in f[1:]))}
+        named = {f: c for f, c in forms.items() if f != low}  # (a form other than the lower-case one has a capital)
         total = sum(forms.values())
         n = sum(named.values())
         if n >= min_count and n >= min_share * total and len(low) > 1 and low not in sw:
             out[low] = max(sorted(named), key=named.get)
     return out
-
-
-@lru_cache(maxsize=1)
-def _all_function_words() -> frozenset[str]:
-    return frozenset().union(*language_stopwords().values())
 
 
 def truecase(question: str, forms: dict[str, str], lower: frozenset[str] = frozenset()) -> str:
@@ -433,7 +429,7 @@ def truecase(question: str, forms: dict[str, str], lower: frozenset[str] = froze
     name or path is left as typed."""
     words = _WORD.findall(question)
     if len(words) > 1 and all(w.isupper() for w in words):
-        sw = _all_function_words()
+        sw = function_words()
 
         def read(m: re.Match) -> str:
             low = m.group(0).lower()
